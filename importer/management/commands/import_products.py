@@ -1,0 +1,97 @@
+"""Import a product CSV in the foreground, with a progress bar — for operators on the server."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from importer.csvfile import FileRejected
+from importer.pipeline import ImportObserver, ImportProgress, import_csv
+
+
+class _ProgressBar(ImportObserver):
+    """Draws a one-line progress bar on a terminal, or a line per 10% elsewhere."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started_at = time.monotonic()
+        self.last_decile = -1
+
+    def counting(self, progress: ImportProgress) -> None:
+        self.stream.write("Counting rows…\n")
+
+    def started(self, progress: ImportProgress) -> None:
+        self.stream.write(f"Importing {progress.total_rows:,} rows\n")
+        self.started_at = time.monotonic()
+
+    def chunk_committed(self, progress: ImportProgress) -> None:
+        percent = progress.percent
+        elapsed = max(time.monotonic() - self.started_at, 1e-6)
+        rate = progress.processed_rows / elapsed
+        line = (
+            f"{percent:3d}% {progress.processed_rows:,}/{progress.total_rows or 0:,} rows "
+            f"({rate:,.0f} rows/s)"
+        )
+        if self.tty:
+            filled = percent * 30 // 100
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {line}")
+            self.stream.flush()
+        elif percent // 10 != self.last_decile:
+            self.last_decile = percent // 10
+            self.stream.write(line + "\n")
+
+
+class Command(BaseCommand):
+    help = "Import products from a CSV file (sku,name,description) in the foreground."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file", type=Path, help="Path of the CSV file.")
+        parser.add_argument(
+            "--encoding",
+            default=settings.IMPORT_DEFAULT_ENCODING,
+            help="Text encoding of the file, e.g. cp1252 for files from older Excel (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--chunk-size", type=int, default=settings.IMPORT_CHUNK_SIZE,
+            help="Rows per committed chunk (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--max-errors", type=int, default=20, help="Row errors to print (default: %(default)s)."
+        )
+
+    def handle(self, *args, file: Path, encoding: str, chunk_size: int, max_errors: int, **options) -> None:
+        if not file.is_file():
+            raise CommandError(f"No such file: {file}")
+        observer = _ProgressBar(self.stdout._out if hasattr(self.stdout, "_out") else sys.stdout)
+        try:
+            with file.open("rb") as handle:
+                result = import_csv(
+                    file=handle,
+                    size_bytes=file.stat().st_size,
+                    encoding=encoding,
+                    chunk_size=chunk_size,
+                    observer=observer,
+                )
+        except FileRejected as exc:
+            raise CommandError(f"Import failed: {exc}") from None
+        if observer.tty:
+            self.stdout.write("")
+        progress = result.progress
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {progress.processed_rows:,} rows in {result.seconds:.1f} s: "
+                f"{progress.created:,} created, {progress.updated:,} updated, "
+                f"{progress.unchanged:,} unchanged, {progress.skipped:,} skipped."
+            )
+        )
+        if result.error_count:
+            self.stdout.write(f"{result.error_count:,} row(s) were skipped:")
+            for error in result.errors[:max_errors]:
+                self.stdout.write(f"  line {error.line}: {error.reason}" + (f" (SKU {error.sku})" if error.sku else ""))
+            if result.error_count > max_errors:
+                self.stdout.write(f"  … and {result.error_count - max_errors:,} more.")

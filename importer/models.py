@@ -1,0 +1,119 @@
+"""Import jobs: the single source of truth for every CSV import."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The state machine, in one place. PROCESSING -> PENDING is the reaper handing a job whose worker
+# died back to the queue; the next worker resumes it from its last committed chunk.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    ImportStatus.PENDING: frozenset(
+        {ImportStatus.PROCESSING, ImportStatus.CANCELLED, ImportStatus.FAILED}
+    ),
+    ImportStatus.PROCESSING: frozenset(
+        {ImportStatus.PENDING, ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED}
+    ),
+    ImportStatus.COMPLETED: frozenset(),
+    ImportStatus.FAILED: frozenset(),
+    ImportStatus.CANCELLED: frozenset(),
+}
+
+ACTIVE_STATUSES = (ImportStatus.PENDING, ImportStatus.PROCESSING)
+FINISHED_STATUSES = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+
+class ImportPhase(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    COUNTING = "counting", "Counting rows"
+    IMPORTING = "importing", "Importing"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ImportJob(models.Model):
+    """One CSV import: its file, its state, its progress and its outcome.
+
+    Progress fields are written in the same transaction as the chunk of products they describe,
+    so the job always accounts exactly for what is in the catalogue. ``resume_offset`` and
+    ``resume_line`` mark where the next chunk starts in the file.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        null=True,
+        blank=True,
+        help_text="Who started the import; empty for imports run from the command line.",
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/%d/", max_length=500, blank=True)
+    filename = models.CharField(max_length=255, help_text="The file's original name (metadata only).")
+    size_bytes = models.BigIntegerField(default=0)
+    encoding = models.CharField(max_length=40, default="utf-8")
+
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING, db_index=True
+    )
+    phase = models.CharField(max_length=16, choices=ImportPhase.choices, default=ImportPhase.QUEUED)
+    message = models.TextField(blank=True, default="")
+
+    total_rows = models.BigIntegerField(null=True, blank=True)
+    processed_rows = models.BigIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0)
+    created_rows = models.BigIntegerField(default=0)
+    updated_rows = models.BigIntegerField(default=0)
+    unchanged_rows = models.BigIntegerField(default=0)
+    skipped_rows = models.BigIntegerField(default=0)
+    error_count = models.BigIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text="The first row errors: [{line, sku, reason}, ...]."
+    )
+
+    resume_offset = models.BigIntegerField(default=0)
+    resume_line = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="importer_job_owner_recent")]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.filename} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ImportRowError(models.Model):
+    """A row that was skipped, with its line number in the file and the reason."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.BigIntegerField()
+    sku = models.TextField(blank=True, default="")
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        indexes = [models.Index(fields=["job", "line"], name="importer_rowerror_job_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

@@ -1,0 +1,47 @@
+"""Celery tasks: thin wrappers around the import services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError, connection
+
+from importer import services
+
+logger = logging.getLogger(__name__)
+
+# A lost database connection (a restart, a failover) is worth retrying: the job resumes from its
+# last committed chunk. Anything else is a bug or a bad file, and retrying will not help.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    name="importer.run_import",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=5,
+)
+def run_import(self, job_id: int) -> None:
+    """Run or resume import job ``job_id``. Idempotent: redelivery is harmless."""
+    try:
+        services.import_job_run(job_id=job_id)
+    except TRANSIENT_ERRORS as exc:
+        connection.close()
+        logger.warning("Import %s lost its database connection; retrying.", job_id, exc_info=True)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))
+    except Exception as exc:
+        logger.exception("Import %s failed unexpectedly", job_id)
+        connection.close()
+        services.import_job_fail(
+            job_id=job_id,
+            reason=f"The import stopped because of an unexpected error ({type(exc).__name__}). "
+            "The products of the chunks already committed were kept; the rest was not imported.",
+        )
+
+
+@shared_task(name="importer.reap_stale_jobs", ignore_result=True)
+def reap_stale_jobs() -> list[int]:
+    """Resume imports whose worker died and re-send pending jobs whose message was lost."""
+    return services.import_jobs_reap()

@@ -1,0 +1,237 @@
+"""Settings for product-import: one module, configured by environment variables.
+
+Every variable read here is listed, with its default, in the README. Local defaults work out
+of the box against PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; values that must
+be secret in production have no insecure default once DEBUG is off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+    SECRET_KEY = "django-insecure-local-development-only"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    # The web process is daphne serving project.asgi (see Procfile). The "daphne" app is left out
+    # on purpose: it would only make `runserver` serve ASGI, and it loads Twisted (~40 MB) into
+    # every process, Celery workers included.
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_eventstream",
+    "project",
+    "catalog",
+    "importer",
+    "api",
+    "spa",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/product_import")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+DATABASES["default"]["OPTIONS"] = {
+    # Every open SSE stream is a long-lived request; a bounded pool keeps them (and everything
+    # else) from exhausting PostgreSQL's connection limit. See STACK-NOTES.
+    "pool": {
+        "min_size": 0,
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
+        "timeout": 30,
+    }
+} if env_bool("DATABASE_POOL", True) else {}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis / Celery -----------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "product-import")
+# A message is acknowledged only once its task has finished, and goes back to the queue at once
+# if the pool child running it dies: with the job lock and idempotent chunks this turns Celery's
+# at-least-once delivery into exactly-once imports.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis redelivers an unacknowledged message after this long, even while its task still
+    # runs. The job lock makes that harmless; the reaper (not this timeout) is what recovers
+    # imports whose worker died, so it only needs to exceed the longest import.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600),
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "importer-reap-stale-jobs": {
+        "task": "importer.reap_stale_jobs",
+        "schedule": float(env_int("IMPORT_REAPER_INTERVAL", 15)),
+    },
+}
+
+# --- Files ------------------------------------------------------------------------------------
+# Uploaded CSVs live outside any served directory; only the API hands them out, to their owner.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_URL = None
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(MEDIA_ROOT)}},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Anything larger is written to a temporary file rather than held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Import engine ----------------------------------------------------------------------------
+# Rows per committed chunk: ~0.6 s of work here, so progress is live and a crash loses little.
+IMPORT_CHUNK_SIZE = env_int("IMPORT_CHUNK_SIZE", 25_000)
+IMPORT_DEFAULT_ENCODING = env_str("IMPORT_DEFAULT_ENCODING", "utf-8")
+# A pending job whose message may have been lost is enqueued again after this many seconds.
+IMPORT_REQUEUE_PENDING_AFTER = env_int("IMPORT_REQUEUE_PENDING_AFTER", 300)
+# A job resumed this many times after losing its worker is failed instead of retried forever.
+IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 5)
+
+# --- Auth / i18n --------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "product-import API",
+    "DESCRIPTION": "Import product catalogues from large CSV files and manage the catalogue.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Live events (django-eventstream) -----------------------------------------------------------
+def _redis_kwargs(url: str) -> dict:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    kwargs = {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379,
+              "db": int((parsed.path or "/0").lstrip("/") or 0)}
+    if parsed.password:
+        kwargs["password"] = unquote(parsed.password)
+    if parsed.username:
+        kwargs["username"] = unquote(parsed.username)
+    return kwargs
+
+
+EVENTSTREAM_REDIS = _redis_kwargs(REDIS_URL)
+# Events are kept in the database so a reconnecting client can replay what it missed.
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_CHANNELMANAGER_CLASS = "importer.events.ImportChannelManager"
+# Redis pub/sub ignores the db number, so channel names carry a namespace: by default the
+# database name, which keeps a test run and a dev server on one Redis apart.
+EVENTS_NAMESPACE = env_str("EVENTS_NAMESPACE", "")

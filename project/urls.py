@@ -1,0 +1,10 @@
+"""Top-level routes: the API, the admin and the single-page front end."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    path("", include("spa.urls")),
+]

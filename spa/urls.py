@@ -1,0 +1,3 @@
+"""Routes of the single-page front end."""
+
+urlpatterns: list = []
