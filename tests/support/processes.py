@@ -1,0 +1,176 @@
+"""Start real service processes (Celery worker, daphne) against the test database.
+
+End-to-end tests use these for behaviour that crosses processes. Each process gets the test
+database's URL and the session's Celery queue, and its output goes to a log file that is
+printed when a test fails to start it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    params = connection.settings_dict
+    user = params.get("USER") or "postgres"
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    """Environment for a child process that must see the same world as the test process."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        EVENTS_NAMESPACE=settings.EVENTS_NAMESPACE or connection.settings_dict["NAME"],
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServiceProcess:
+    """A started child process with its log file."""
+
+    def __init__(self, name: str, popen: subprocess.Popen, log_path: Path) -> None:
+        self.name = name
+        self.popen = popen
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def children(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the main process only (its children are left to fend for themselves)."""
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        """Terminate the process and everything it started."""
+        procs = self.children()
+        try:
+            procs.append(psutil.Process(self.pid))
+        except psutil.NoSuchProcess:
+            pass
+        for proc in procs:
+            try:
+                proc.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=10)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _start(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
+    log = log_path.open("wb")
+    popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+    log.close()
+    return ServiceProcess(name, popen, log_path)
+
+
+def _wait_until(check, *, what: str, process: ServiceProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited early:\n{process.log()[-4000:]}")
+        if check():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.name} not {what} after {timeout}s:\n{process.log()[-4000:]}")
+
+
+def start_worker(*, log_dir: Path, concurrency: int = 1, beat: bool = True, **env_overrides: str) -> ServiceProcess:
+    """Start a Celery worker (with the reaper's beat schedule embedded) and wait until it is ready."""
+    env = service_env(DATABASE_POOL="false", IMPORT_REAPER_INTERVAL="1", **env_overrides)
+    args = [
+        sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info",
+        "-c", str(concurrency), "-Q", env["CELERY_TASK_DEFAULT_QUEUE"], "-n", f"test-{os.getpid()}-{time.time_ns()}@%h",
+        "--without-gossip", "--without-mingle",
+    ]
+    if beat:
+        args += ["-B", "-s", str(Path(tempfile.mkdtemp(dir=log_dir)) / "beat-schedule")]
+    worker = _start("worker", args, env, log_dir)
+    _wait_until(lambda: " ready." in worker.log(), what="ready", process=worker, timeout=60)
+    return worker
+
+
+def start_daphne(*, log_dir: Path, port: int | None = None, **env_overrides: str) -> tuple[ServiceProcess, str]:
+    """Start daphne serving project.asgi on a free port; return it and its base URL."""
+    port = port or free_port()
+    env = service_env(**env_overrides)
+    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
+    server = _start("daphne", args, env, log_dir)
+
+    def answering() -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    _wait_until(answering, what="listening", process=server, timeout=30)
+    return server, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def running_worker(log_dir: Path, **kwargs) -> Iterator[ServiceProcess]:
+    worker = start_worker(log_dir=log_dir, **kwargs)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@contextmanager
+def running_daphne(log_dir: Path, **kwargs) -> Iterator[tuple[ServiceProcess, str]]:
+    server, url = start_daphne(log_dir=log_dir, **kwargs)
+    try:
+        yield server, url
+    finally:
+        server.stop()
