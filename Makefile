@@ -3,9 +3,11 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-PORT ?= 8000
+# Every long-running process of the Procfile, in its order (web first: honcho gives the first
+# process $PORT). `release` is a one-off: honcho would stop everything when it exits.
+PROCESSES := $(shell sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile | grep -vx release)
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run serve test test-fast lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,12 +17,20 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-## Start the whole service (web + worker + reaper) on http://127.0.0.1:$(PORT)
+## Start the whole product on http://127.0.0.1:8000 (PORT overrides): uses PostgreSQL and Redis when
+## DATABASE_URL/REDIS_URL say so or they answer on their usual ports, else embedded ones (data in var/)
 run: install
+	@$(PY) -m project.devservices -- $(MAKE) --no-print-directory serve
+
+## What `run` does once PostgreSQL and Redis are reachable (DATABASE_URL/REDIS_URL as configured)
+serve: install
+	@mkdir -p var
 	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --noinput
-	mkdir -p var
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) $(VENV)/bin/honcho start web worker beat
+	@$(PY) manage.py ensure_admin --url "http://127.0.0.1:$${PORT:-8000}/"
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Starting $(PROCESSES) on http://127.0.0.1:$${PORT:-8000}/ (Ctrl-C stops everything)"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT="$${PORT:-8000}" exec $(VENV)/bin/honcho start --env /dev/null $(PROCESSES)
 
 ## Create .venv, install, and run the whole test suite (what CI runs)
 test: install

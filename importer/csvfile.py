@@ -148,6 +148,13 @@ def sniff(head: bytes, *, encoding: str) -> None:
             "(comma delimited)' and upload it again."
         )
     if b"\x00" in head:
+        if _looks_like_utf16(head):
+            # Without a BOM, UTF-16 is recognisable only by its pattern: ASCII characters (the
+            # commas, digits and header names of any CSV) have a NUL in every other byte.
+            raise FileRejected(
+                "The file seems to be UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8 "
+                "(comma delimited)' and upload it again."
+            )
         raise FileRejected("This is not a CSV text file: it contains binary data.")
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     try:
@@ -165,6 +172,17 @@ def sniff(head: bytes, *, encoding: str) -> None:
             f"The file is not valid {_describe_encoding(encoding)} text (byte 0x{bad} at "
             f"position {exc.start}).{hint}"
         ) from None
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    sample = head[:4096]
+    evens, odds = sample[0::2], sample[1::2]
+    if len(odds) < 2:
+        return False
+    for nul_side, other_side in ((odds, evens), (evens, odds)):
+        if nul_side.count(0) >= len(nul_side) / 2 and other_side.count(0) <= len(other_side) / 20:
+            return True
+    return False
 
 
 def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
@@ -224,6 +242,15 @@ def _open_quote(text: str) -> bool:
     return text.count('"') % 2 == 1
 
 
+def _raw_lines(file: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``file`` from its current position, each with its newline.
+
+    Not ``for line in file``: Django's ``File`` (what a job's FieldFile opens) iterates from byte 0
+    whatever the position, which would re-read the header as data and defeat resuming.
+    """
+    return iter(file.readline, b"")
+
+
 def count_records(file: BinaryIO, *, start_offset: int) -> int:
     """Count the data records after ``start_offset`` without parsing them.
 
@@ -234,7 +261,7 @@ def count_records(file: BinaryIO, *, start_offset: int) -> int:
     file.seek(start_offset)
     records = 0
     in_quotes = False
-    for raw in file:
+    for raw in _raw_lines(file):
         if raw.count(b'"') & 1:
             in_quotes = not in_quotes
         if not in_quotes and raw.strip(b"\r\n"):
@@ -266,12 +293,15 @@ class RowReader:
         self._line = start_line
         # Lines whose bytes were unusable, by line number, with the reason.
         self._bad_lines: dict[int, str] = {}
+        # Set once the file has no more lines. Every line handed to csv ends with a newline, so a
+        # record returned after that was still inside a quoted field when the file ended.
+        self._exhausted = False
 
     def _lines(self) -> Iterator[str]:
         encoding = self._encoding
         self._file.seek(self._offset)
         line = self._line
-        for raw in self._file:
+        for raw in _raw_lines(self._file):
             line += 1
             self._offset += len(raw)
             try:
@@ -286,7 +316,12 @@ class RowReader:
                 # PostgreSQL text cannot hold NUL characters.
                 self._bad_lines[line] = "contains a NUL character"
                 text = text.replace("\x00", "")
+            if not text.endswith("\n"):
+                # Only the last line can lack its newline; adding one makes csv end the record
+                # at the line's end like any other, unless a quote is still open.
+                text += "\n"
             yield text
+        self._exhausted = True
 
     def chunks(self, chunk_size: int) -> Iterator[Chunk]:
         """Yield chunks of up to ``chunk_size`` records until the file ends."""
@@ -313,7 +348,11 @@ class RowReader:
                 start = base_line + previous_end + 1
                 end = reader.line_num
                 previous_end = end
-                if len(record) != field_count:
+                if self._exhausted:
+                    # Without this, csv (non-strict) silently returns the open quoted field with
+                    # the rest of the file inside it, which could even import as a valid row.
+                    errors.append(self._unclosed_quote_error(record, start, base_line + end))
+                elif len(record) != field_count:
                     if not any(value.strip() for value in record):
                         continue  # a blank line, or one of only commas: nothing to import
                     errors.append(self._field_count_error(record, start, base_line + end))
@@ -354,6 +393,15 @@ class RowReader:
                     self._bad_lines.pop(other, None)
                 return reason
         return None
+
+    def _unclosed_quote_error(self, record: list[str], first: int, last: int) -> RowError:
+        self._bad_line_reason(first, last)
+        sku = record[self._layout.sku_index].strip() if len(record) > self._layout.sku_index else ""
+        reason = (
+            f"has a quote that is never closed: the record runs from line {first} to the end of "
+            f"the file (line {last}), so none of those lines was imported"
+        )
+        return RowError(first, sku[:SKU_MAX_LENGTH], reason)
 
     def _field_count_error(self, record: list[str], first: int, last: int) -> RowError:
         self._bad_line_reason(first, last)

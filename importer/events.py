@@ -1,16 +1,24 @@
-"""Live events for import jobs: channel names, authorization and publishing.
+"""Live events for import jobs: channel names, who may read them, publishing and the event log.
 
 The worker publishes the job's JSON (from the same serializer the API uses) after each committed
 chunk and on every status change. Publishing is best effort: a Redis outage must never fail or
 stall an import, since the job row stays the source of truth and clients re-read it.
+
+Every event is also appended to django-eventstream's event log (``DjangoModelStorage``), where
+it gets the next id of its channel (1, 2, 3…, no gaps). The web process relays events from
+Redis and uses the log to replay what a reconnecting client missed (``import_job_events_since``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from dataclasses import dataclass
+from urllib.parse import unquote
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django_eventstream.channelmanager import DefaultChannelManager
 
@@ -18,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "job"
 _CHANNEL_RE = re.compile(r"^(?P<namespace>.+)\.import-(?P<job_id>\d+)$")
+# A client further behind than this gets the job's current state instead of every missed event:
+# each event is a complete snapshot of the job, so the latest one says everything.
+REPLAY_LIMIT = 500
+_REPLAY_PAGE = 100
 
 
 def events_namespace() -> str:
@@ -38,17 +50,19 @@ def job_id_from_channel(channel: str) -> int | None:
 
 
 class ImportChannelManager(DefaultChannelManager):
-    """Only a job's owner, or staff, may read its channel; every import channel is replayable."""
+    """Only a job's owner, or staff, may read its channel; every import channel is replayable.
+
+    The SSE view (``api.events``) checks access itself, before it streams, with the same
+    selector; this keeps the rule for anything that goes through django-eventstream's views.
+    """
 
     def can_read_channel(self, user, channel):
-        from importer.models import ImportJob
+        from importer.selectors import import_job_list
 
         job_id = job_id_from_channel(channel)
         if job_id is None or user is None or not user.is_authenticated:
             return False
-        if user.is_staff:
-            return ImportJob.objects.filter(pk=job_id).exists()
-        return ImportJob.objects.filter(pk=job_id, owner=user).exists()
+        return import_job_list(user=user).filter(pk=job_id).exists()
 
     def is_channel_reliable(self, channel):
         return job_id_from_channel(channel) is not None
@@ -62,3 +76,128 @@ def import_job_publish(payload: dict) -> None:
         send_event(import_job_channel(payload["id"]), EVENT_TYPE, payload)
     except Exception:  # noqa: BLE001 - progress events must never break an import
         logger.warning("Could not publish progress of import %s", payload.get("id"), exc_info=True)
+
+
+# --- Reading the event log (the web process) ----------------------------------------------------
+
+
+class InvalidEventId(ValueError):
+    """A Last-Event-ID that is not one this server hands out."""
+
+
+def parse_last_event_id(value: str, *, channel: str) -> int | None:
+    """The id to resume ``channel`` after, from a ``Last-Event-ID`` header (or ``lastEventId``).
+
+    Accepts what the stream sends (``<channel>:<id>``, possibly among other channels, as
+    django-eventstream writes it) and a bare number. Another channel's id alone means "no id".
+    """
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    for part in value.split(","):
+        name, sep, number = part.rpartition(":")
+        if not sep or not number.isdigit():
+            raise InvalidEventId(f"{value!r} is not an event id of this stream.")
+        if unquote(name) == channel:
+            return int(number)
+    return None
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One event of a job's channel: its id and the job's JSON at that moment."""
+
+    id: int
+    data: str
+
+    @property
+    def job_status(self) -> str | None:
+        try:
+            return json.loads(self.data).get("status")
+        except (ValueError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class JobEventBacklog:
+    """What a stream sends before it waits for live events.
+
+    ``finished``: the job is over and the last event is its final state; nothing will follow.
+    ``reset``: the requested id was unknown (expired, or too far behind), so the client gets the
+    current state instead of a replay.
+    """
+
+    events: list[JobEvent]
+    finished: bool = False
+    reset: bool = False
+
+    @property
+    def last_id(self) -> int | None:
+        return self.events[-1].id if self.events else None
+
+
+def import_job_events_since(*, job_id: int, after: int | None) -> JobEventBacklog:
+    """The events of a job's channel after id ``after``, or its current state if ``after`` is None.
+
+    - A finished job answers with its final state only (from the job row, which is authoritative
+      even if its last event was never published).
+    - Otherwise the current state is the latest logged event, not the job row: the row may already
+      hold a chunk whose event is still on its way, and sending it under an older id would make
+      that event arrive afterwards and progress appear to go backwards.
+    """
+    from importer.models import ImportJob
+    from importer.serializers import import_job_payload
+
+    channel = import_job_channel(job_id)
+    storage = _storage()
+    # The log's position is read before the job: events are logged after their chunk commits, so
+    # a row read afterwards is at least as new as every event up to this id.
+    current_id = storage.get_current_id(channel)
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return JobEventBacklog(events=[], finished=True)
+    if job.is_finished:
+        return JobEventBacklog(events=[JobEvent(current_id, _json(import_job_payload(job)))], finished=True)
+
+    if after is not None and after <= current_id:
+        replayed = _replay(storage, channel, after=after)
+        if replayed is not None:
+            return JobEventBacklog(events=replayed)
+    latest = _replay(storage, channel, after=current_id - 1) if current_id else None
+    if not latest:
+        latest = [JobEvent(current_id, _json(import_job_payload(job)))]
+    return JobEventBacklog(events=latest[-1:], reset=after is not None)
+
+
+def _replay(storage, channel: str, *, after: int) -> list[JobEvent] | None:
+    """Every logged event after ``after``; None if that id is unknown or too far behind."""
+    from django_eventstream.storage import EventDoesNotExist
+
+    events: list[JobEvent] = []
+    while True:
+        try:
+            page = storage.get_events(channel, after, limit=_REPLAY_PAGE)
+        except EventDoesNotExist:
+            return None
+        events.extend(JobEvent(int(event.id), event.data) for event in page)
+        if len(page) < _REPLAY_PAGE:
+            return events
+        if len(events) > REPLAY_LIMIT:
+            return None
+        after = events[-1].id
+
+
+def _storage():
+    from django_eventstream.utils import get_storage
+
+    storage = get_storage()
+    if storage is None:
+        raise RuntimeError("EVENTSTREAM_STORAGE_CLASS must be set: live progress replays from it.")
+    return storage
+
+
+def _json(payload: dict) -> str:
+    # The same encoding send_event uses, so a replayed state looks exactly like a live one.
+    return json.dumps(payload, cls=DjangoJSONEncoder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -16,12 +18,15 @@ class ImportStatus(models.TextChoices):
 
 # The state machine, in one place. PROCESSING -> PENDING is the reaper handing a job whose worker
 # died back to the queue; the next worker resumes it from its last committed chunk.
+# PROCESSING -> PROCESSING is a redelivered message taking over such a job before the reaper does
+# (it holds the job lock, so the previous worker is gone).
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     ImportStatus.PENDING: frozenset(
         {ImportStatus.PROCESSING, ImportStatus.CANCELLED, ImportStatus.FAILED}
     ),
     ImportStatus.PROCESSING: frozenset(
-        {ImportStatus.PENDING, ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED}
+        {ImportStatus.PROCESSING, ImportStatus.PENDING, ImportStatus.COMPLETED, ImportStatus.FAILED,
+         ImportStatus.CANCELLED}
     ),
     ImportStatus.COMPLETED: frozenset(),
     ImportStatus.FAILED: frozenset(),
@@ -117,3 +122,63 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+# --- Resumable uploads (tus) ------------------------------------------------------------------
+# A large CSV arrives as many small PATCH requests (daphne buffers whole request bodies), each
+# stored as one part object; the parts are assembled into a single file when the last one lands.
+# The services live in importer/uploads.py, the protocol in api/tus.py.
+
+
+class Upload(models.Model):
+    """A resumable upload of one file by one user: how long it will be and how much has arrived.
+
+    ``offset`` only moves forward, by a compare-and-set UPDATE after a part is safely stored, so it
+    always equals the bytes held in the upload's parts. ``stored_name`` is set once the parts have
+    been assembled into one file; ``consumed_at`` once an import has taken that file over.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    filename = models.CharField(max_length=255, help_text="The client's name for the file (metadata only).")
+    encoding = models.CharField(max_length=40, blank=True, default="")
+    length = models.BigIntegerField(help_text="The file's announced size in bytes (Upload-Length).")
+    offset = models.BigIntegerField(default=0, help_text="Bytes received and stored so far.")
+    stored_name = models.CharField(
+        max_length=500, blank=True, default="", help_text="The assembled file in default storage."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.id.hex} {self.filename} ({self.offset}/{self.length})"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.offset >= self.length
+
+
+class UploadPart(models.Model):
+    """One stored PATCH body of an upload: the bytes [offset, offset + size) of the file."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="parts")
+    offset = models.BigIntegerField()
+    size = models.BigIntegerField()
+    name = models.CharField(max_length=500, help_text="The part's name in default storage.")
+
+    class Meta:
+        ordering = ["upload", "offset"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "offset"], name="importer_uploadpart_unique_offset")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @{self.offset}+{self.size}"

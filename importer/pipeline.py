@@ -155,20 +155,26 @@ def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
     handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
+    def offer(item: object) -> bool:
+        # Every hand-off gives up once the consumer has stopped: a plain blocking put() of the
+        # end marker (or of an error) after the last chunk would wait forever for a consumer
+        # that was interrupted, stalling its close by the join timeout and leaking the thread.
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        handoff.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            handoff.put(_DONE)
+            offer(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-            handoff.put(exc)
+            offer(exc)
 
     producer = threading.Thread(target=produce, name="import-reader", daemon=True)
     producer.start()

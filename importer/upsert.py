@@ -105,6 +105,10 @@ def merge_staged(data: bytes | bytearray, *, row_count: int) -> MergeCounts:
         return MergeCounts(0, 0, 0)
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_STAGING)
+        # ON COMMIT DELETE ROWS empties the table only at commit: a caller that merges several
+        # chunks inside one outer transaction (transaction.atomic around the import, as in tests)
+        # would otherwise merge every earlier chunk's rows again and miscount them.
+        cursor.execute("TRUNCATE importer_staging")
         with cursor.copy("COPY importer_staging (line, sku, name, description) FROM STDIN") as copy:
             copy.write(data)
         lock_catalog_for_write()

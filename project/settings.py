@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_eventstream",
     "project",
     "catalog",
@@ -107,6 +108,8 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/product_import")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Options given in the URL (?sslmode=require, ?host=/socket/dir) are kept, merged below.
+_DATABASE_URL_OPTIONS = DATABASES["default"].get("OPTIONS", {})
 DATABASES["default"]["OPTIONS"] = {
     # Every open SSE stream is a long-lived request; a bounded pool keeps them (and everything
     # else) from exhausting PostgreSQL's connection limit. See STACK-NOTES.
@@ -116,6 +119,7 @@ DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
     }
 } if env_bool("DATABASE_POOL", True) else {}
+DATABASES["default"]["OPTIONS"].update(_DATABASE_URL_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis / Celery -----------------------------------------------------------------------------
@@ -147,6 +151,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "importer.reap_stale_jobs",
         "schedule": float(env_int("IMPORT_REAPER_INTERVAL", 15)),
     },
+    # Abandoned resumable uploads hold disk space until this deletes them (project/tasks.py).
+    "importer-expire-stale-uploads": {
+        "task": "importer.expire_stale_uploads",
+        "schedule": float(env_int("UPLOAD_EXPIRY_INTERVAL", 3600)),
+    },
 }
 
 # --- Files ------------------------------------------------------------------------------------
@@ -175,6 +184,9 @@ IMPORT_DEFAULT_ENCODING = env_str("IMPORT_DEFAULT_ENCODING", "utf-8")
 IMPORT_REQUEUE_PENDING_AFTER = env_int("IMPORT_REQUEUE_PENDING_AFTER", 300)
 # A job resumed this many times after losing its worker is failed instead of retried forever.
 IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 5)
+# A file posted straight to /api/imports/ may be at most this big; larger ones must use the
+# resumable upload at /api/uploads/ (daphne buffers a whole request body in memory).
+IMPORT_MAX_DIRECT_UPLOAD_BYTES = env_int("IMPORT_MAX_DIRECT_UPLOAD_BYTES", 20 * 1024 * 1024)
 
 # --- Auth / i18n --------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -189,13 +201,20 @@ USE_I18N = True
 USE_TZ = True
 
 REST_FRAMEWORK = {
+    # Token first: DRF takes the WWW-Authenticate header from the first class, so anonymous
+    # requests get 401 (session authentication alone has no such header and would give 403).
+    # Session requests still have CSRF enforced by SessionAuthentication.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -203,6 +222,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Import product catalogues from large CSV files and manage the catalogue.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operations are tagged by the path segment after /api/ (auth, products, imports, uploads).
+    "SCHEMA_PATH_PREFIX": "/api/",
+    # The schema and docs need a signed-in user like the rest of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Request and response schemas differ (read-only fields), so scripts get accurate types.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's assets come from drf-spectacular-sidecar, served locally: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging ----------------------------------------------------------------------------------
@@ -235,3 +264,42 @@ EVENTSTREAM_CHANNELMANAGER_CLASS = "importer.events.ImportChannelManager"
 # Redis pub/sub ignores the db number, so channel names carry a namespace: by default the
 # database name, which keeps a test run and a dev server on one Redis apart.
 EVENTS_NAMESPACE = env_str("EVENTS_NAMESPACE", "")
+# An idle import stream sends a keep-alive this often, so proxies and clients see it is alive.
+EVENTS_KEEPALIVE_SECONDS = env_int("EVENTS_KEEPALIVE_SECONDS", 20)
+
+# --- Resumable uploads (tus 1.0 at /api/uploads/) ---------------------------------------------
+# daphne holds a whole request body before Django sees it, so a large file arrives as many PATCH
+# requests of at most TUS_MAX_CHUNK_SIZE bytes each (bigger ones are answered 413). A reverse
+# proxy in front should cap request bodies a little above this, since daphne buffers first.
+TUS_MAX_CHUNK_SIZE = env_int("TUS_MAX_CHUNK_SIZE", 8 * 1024 * 1024)
+# The largest file one upload may announce (Upload-Length); larger ones are refused with 413.
+UPLOAD_MAX_SIZE = env_int("UPLOAD_MAX_SIZE", 5 * 1024 * 1024 * 1024)
+# An upload expires this long after its last part arrived (or after it completed, if no import
+# takes it over); `uploads_expire_stale()` then deletes its stored parts and file.
+UPLOAD_EXPIRY_HOURS = env_int("UPLOAD_EXPIRY_HOURS", 24)
+
+# --- Production security (owned by ops; defaults change with DJANGO_DEBUG) ---------------------
+# With DEBUG off every default below is the safe one and `manage.py check --deploy` is clean;
+# each can be overridden by its environment variable. Behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER (e.g. "HTTP_X_FORWARDED_PROTO,https") so Django knows the request was
+# HTTPS: without it SECURE_SSL_REDIRECT would redirect forever. Only set it when the proxy
+# always overwrites that header, or a client could claim HTTPS on a plain connection.
+_PRODUCTION = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _PRODUCTION)
+# Load balancers probe health over plain HTTP on the private side; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured(
+            'SECURE_PROXY_SSL_HEADER must be "HEADER,value", e.g. "HTTP_X_FORWARDED_PROTO,https".'
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _PRODUCTION)
+# HSTS is sent on HTTPS responses only. Lower SECURE_HSTS_SECONDS (e.g. 3600) while trying a new
+# domain: browsers remember it, and includeSubDomains covers every subdomain too.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _PRODUCTION)

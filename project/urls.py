@@ -3,8 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.health import HealthView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    # Sign-in pages for DRF's browsable API.
+    path("api-auth/", include("rest_framework.urls")),
     path("api/", include("api.urls")),
     path("", include("spa.urls")),
 ]

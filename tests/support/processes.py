@@ -82,6 +82,33 @@ class ServiceProcess:
         except ProcessLookupError:
             pass
 
+    def processes(self) -> list[psutil.Process]:
+        """The main process (if still alive) followed by everything it started."""
+        procs = self.children()
+        try:
+            procs.insert(0, psutil.Process(self.pid))
+        except psutil.NoSuchProcess:
+            pass
+        return procs
+
+    def crash(self) -> None:
+        """SIGKILL the main process and every descendant at once: a real crash, nothing cleans up.
+
+        The processes share the test runner's process group, so they are killed one by one (the
+        list is taken first, so children re-parented by the main process's death are not missed).
+        """
+        procs = self.processes()
+        for proc in procs:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(procs, timeout=10)
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
     def stop(self) -> None:
         """Terminate the process and everything it started."""
         procs = self.children()
@@ -105,6 +132,34 @@ class ServiceProcess:
             self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+
+def pid_holding_advisory_lock(*, key1: int, key2: int) -> int | None:
+    """The client process id of the local connection holding advisory lock (key1, key2), if any.
+
+    PostgreSQL knows which backend holds the lock and that backend's client TCP port; the client
+    process is the local process with a socket on that port. This tells which pool child of a
+    worker is running a given import (the import's session-level job lock).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+              AND l.classid = %s AND l.objid = %s
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """,
+            [key1, key2],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is None or row[0] < 0:
+        return None
+    server_port = int(connection.settings_dict.get("PORT") or 5432)
+    for conn in psutil.net_connections(kind="tcp"):
+        if (conn.pid and conn.laddr and conn.raddr and conn.laddr.port == row[0]
+                and conn.raddr.port == server_port):
+            return conn.pid
+    return None
 
 
 def _start(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
@@ -145,7 +200,8 @@ def start_worker(*, log_dir: Path, concurrency: int = 1, beat: bool = True, **en
 def start_daphne(*, log_dir: Path, port: int | None = None, **env_overrides: str) -> tuple[ServiceProcess, str]:
     """Start daphne serving project.asgi on a free port; return it and its base URL."""
     port = port or free_port()
-    env = service_env(**env_overrides)
+    # Like production: the web process pools its database connections (the test process does not).
+    env = service_env(**{"DATABASE_POOL": "true", **env_overrides})
     args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
     server = _start("daphne", args, env, log_dir)
 

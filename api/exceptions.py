@@ -1,0 +1,129 @@
+"""One error shape for the whole API, and the one handler that renders it.
+
+Every error answer is ``{"detail": <message>, "code": <code>}``, plus ``"errors": {field:
+[messages]}`` when the input was invalid; ``detail`` then repeats the first field message, so a
+client that shows one line shows the useful one. Services raise domain exceptions (or Django's
+``ValidationError``); the table below says what HTTP status each one means.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from importer.catalog import CatalogBusy
+from importer.csvfile import FileRejected
+from importer.services import InvalidTransition
+from importer.uploads import UploadUnavailable
+
+
+class DomainError(NamedTuple):
+    """How the API answers one kind of domain exception.
+
+    ``code`` is used unless the exception carries its own ``code`` attribute; with ``field`` set,
+    the message is also given as that input field's error.
+    """
+
+    status_code: int
+    code: str
+    field: str | None = None
+
+
+# The exception's message is shown as is, so services word their messages for the person using
+# the API. Subclasses are matched too.
+DOMAIN_ERRORS: dict[type[Exception], DomainError] = {
+    FileRejected: DomainError(status.HTTP_400_BAD_REQUEST, "file_rejected"),
+    InvalidTransition: DomainError(status.HTTP_409_CONFLICT, "invalid_state"),
+    CatalogBusy: DomainError(status.HTTP_409_CONFLICT, "import_running"),
+    # An unknown, foreign, incomplete or already used upload is a bad value of the request's
+    # "upload" field (the URL /api/imports/ itself exists), hence 400 rather than 404.
+    UploadUnavailable: DomainError(status.HTTP_400_BAD_REQUEST, "upload_unavailable", field="upload"),
+}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is larger than this endpoint accepts."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def _first_message(errors: Any) -> str | None:
+    if isinstance(errors, dict):
+        for value in errors.values():
+            found = _first_message(value)
+            if found:
+                return found
+    elif isinstance(errors, list):
+        for value in errors:
+            found = _first_message(value)
+            if found:
+                return found
+    elif errors:
+        return str(errors)
+    return None
+
+
+def _validation_response(errors: Any, *, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors if isinstance(errors, list) else [errors]}
+    detail = _first_message(errors) or "The request is not valid."
+    return Response({"detail": detail, "code": "invalid", "errors": errors}, status=status_code)
+
+
+def _domain_error(exc: Exception) -> DomainError | None:
+    for exc_class in type(exc).__mro__:
+        if exc_class in DOMAIN_ERRORS:
+            return DOMAIN_ERRORS[exc_class]
+    return None
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render DRF, Django and domain exceptions in the API's one error shape.
+
+    Anything not recognised returns None, so it stays a 500 (and is logged) rather than being
+    disguised as a client error.
+    """
+    if isinstance(exc, DjangoValidationError):
+        set_rollback()
+        if hasattr(exc, "error_dict"):
+            return _validation_response(exc.message_dict)
+        return _validation_response(exc.messages)
+
+    mapped = _domain_error(exc)
+    if mapped is not None:
+        set_rollback()
+        body: dict[str, Any] = {"detail": str(exc), "code": getattr(exc, "code", None) or mapped.code}
+        if mapped.field:
+            body["errors"] = {mapped.field: [str(exc)]}
+        return Response(body, status=mapped.status_code)
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    set_rollback()
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_response(exc.detail)
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = "%d" % exc.wait
+    detail = exc.detail
+    if isinstance(detail, (list, dict)):
+        return _validation_response(detail, status_code=exc.status_code)
+    code = getattr(detail, "code", None) or exc.default_code
+    return Response({"detail": str(detail), "code": code}, status=exc.status_code, headers=headers)

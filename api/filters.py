@@ -1,0 +1,50 @@
+"""Query-string filters of the product list (django-filter)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from catalog.models import Product
+
+ORDERING_FIELDS = ("sku", "name", "created_at", "updated_at", "id")
+
+
+class ProductOrderingFilter(django_filters.OrderingFilter):
+    """``ordering=<field>`` or ``-<field>``; ties are broken by id so pages never overlap."""
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        if not value:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value]
+        if not any(field.lstrip("-") == "id" for field in ordering):
+            ordering.append("-id" if ordering[-1].startswith("-") else "id")
+        return qs.order_by(*ordering)
+
+
+class ProductFilter(django_filters.FilterSet):
+    """Narrow and order the product list; every text match ignores letter case."""
+
+    sku = django_filters.CharFilter(
+        field_name="sku", lookup_expr="icontains", help_text="Part of the SKU, in any letter case."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="Text found in the SKU, name or description (any case)."
+    )
+    is_active = django_filters.BooleanFilter(help_text="true or false.")
+    ordering = ProductOrderingFilter(
+        fields=ORDERING_FIELDS,
+        help_text="Sort by " + ", ".join(ORDERING_FIELDS) + "; prefix with - for descending.",
+    )
+
+    class Meta:
+        model = Product
+        fields = ["sku", "search", "is_active"]
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(sku__icontains=value) | Q(name__icontains=value) | Q(description__icontains=value)
+        )

@@ -1,0 +1,225 @@
+"""Import jobs over HTTP: start (small file or finished resumable upload), list, show, cancel,
+and download every row error as CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator, Iterator
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.exceptions import PayloadTooLarge
+from api.serializers import ErrorSerializer, ImportFileSerializer, ImportUploadSerializer
+from importer import selectors, services
+from importer.models import ImportJob
+from importer.serializers import ImportJobSerializer
+from importer.uploads import upload_consume
+
+# Spreadsheet programs run a cell that starts with one of these as a formula ("CSV injection");
+# SKUs and reasons come from uploaded files, so such cells get a leading apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ERRORS_CSV_HEADER = ("line", "sku", "reason")
+ERRORS_BATCH_SIZE = 2000
+
+
+def neutralise_formula(value: str) -> str:
+    """``value`` made safe to open in a spreadsheet: never read as a formula."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+class _Echo:
+    """A file-like object whose write() returns what it was given, for csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_text(writer, batch: list[tuple[int, int, str, str]]) -> str:
+    # One piece of output per batch, not per row: each piece is a separate write to the client.
+    return "".join(
+        writer.writerow((line, neutralise_formula(sku), neutralise_formula(reason)))
+        for _, line, sku, reason in batch
+    )
+
+
+def errors_csv_lines(job: ImportJob) -> Iterator[str]:
+    """The job's errors CSV in pieces: the header, then (line, sku, reason) rows by batch."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(ERRORS_CSV_HEADER)
+    after = None
+    while batch := selectors.import_job_row_errors_batch(job=job, after=after, limit=ERRORS_BATCH_SIZE):
+        yield _csv_text(writer, batch)
+        after = (batch[-1][1], batch[-1][0])
+
+
+async def errors_csv_lines_async(job: ImportJob) -> AsyncIterator[str]:
+    """``errors_csv_lines`` for an ASGI server: each batch is read in a worker thread."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(ERRORS_CSV_HEADER)
+    fetch = sync_to_async(selectors.import_job_row_errors_batch)
+    after = None
+    while batch := await fetch(job=job, after=after, limit=ERRORS_BATCH_SIZE):
+        yield _csv_text(writer, batch)
+        after = (batch[-1][1], batch[-1][0])
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets clients ask for ``Accept: text/csv``; the CSV itself is a streaming response."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        # Only error answers (404, 401) pass through here; say what went wrong in plain text.
+        if isinstance(data, dict) and "detail" in data:
+            return str(data["detail"]).encode(self.charset)
+        return b""
+
+
+@extend_schema_view(
+    list=extend_schema(description="Your imports, newest first (staff see everyone's)."),
+    retrieve=extend_schema(description="One import job; another user's job is 404."),
+)
+class ImportJobViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """CSV imports: each runs in a worker; progress is in the job (and its event stream)."""
+
+    # For the schema generator, which has no user to ask the selector about.
+    queryset = ImportJob.objects.none()
+    serializer_class = ImportJobSerializer
+    parser_classes = [MultiPartParser, JSONParser]
+    filterset_class = None
+
+    def get_queryset(self):
+        return selectors.import_job_list(user=self.request.user)
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        # Before authentication on purpose: session authentication's CSRF check parses a
+        # multipart body (writing it to temporary files), which is exactly the work to avoid.
+        if self.action == "create":
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            self._refuse_if_too_large(length)
+        super().initial(request, *args, **kwargs)
+
+    @staticmethod
+    def _refuse_if_too_large(size: int) -> None:
+        limit = settings.IMPORT_MAX_DIRECT_UPLOAD_BYTES
+        if size > limit:
+            raise PayloadTooLarge(
+                f"This file is too large to send in one request (limit {limit:,} bytes). Upload it "
+                "with the resumable upload protocol (tus) at /api/uploads/, then start the import "
+                'with {"upload": "<upload id>"}.'
+            )
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ImportFileSerializer,
+            "application/json": ImportUploadSerializer,
+        },
+        responses={
+            201: ImportJobSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="Bad encoding, or the upload is unknown, incomplete or used."
+            ),
+            413: OpenApiResponse(
+                ErrorSerializer, description="The file is too large for one request: use /api/uploads/."
+            ),
+        },
+        description=(
+            "Start an import: either a multipart `file` (small files, up to "
+            "IMPORT_MAX_DIRECT_UPLOAD_BYTES) or JSON `{\"upload\": \"<id>\"}` naming a completed "
+            "resumable upload from /api/uploads/. An optional `encoding` applies to both."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        if request.content_type.startswith("multipart/"):
+            job = self._create_from_file(request)
+        else:
+            job = self._create_from_upload(request)
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    def _create_from_file(self, request: Request) -> ImportJob:
+        serializer = ImportFileSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        # A body sent without Content-Length (chunked) can only be measured once parsed.
+        self._refuse_if_too_large(upload.size)
+        return services.import_job_create(
+            owner=request.user,
+            file=upload,
+            filename=upload.name or "upload.csv",
+            size_bytes=upload.size,
+            encoding=serializer.validated_data.get("encoding", ""),
+        )
+
+    def _create_from_upload(self, request: Request) -> ImportJob:
+        serializer = ImportUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # One transaction: if the job cannot be created, the upload stays unconsumed.
+        with transaction.atomic():
+            upload = upload_consume(user=request.user, upload_id=serializer.validated_data["upload"])
+            return services.import_job_create(
+                owner=request.user,
+                stored_name=upload.stored_name,
+                filename=upload.filename,
+                size_bytes=upload.size_bytes,
+                encoding=serializer.validated_data.get("encoding") or upload.encoding,
+            )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ImportJobSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The import has already finished."),
+        },
+        description="Cancel a pending or running import; products already imported are kept.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        job = services.import_job_cancel(job=self.get_object())
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description=(
+            "Every skipped row as CSV (line, sku, reason), streamed. Cells that a spreadsheet "
+            "would run as a formula start with an apostrophe."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="errors",
+        url_name="errors",
+        renderer_classes=[renderers.JSONRenderer, CSVRenderer],
+        pagination_class=None,
+    )
+    def errors(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        job = self.get_object()
+        # Under ASGI (daphne) Django reads a synchronous iterator into a list before sending it,
+        # so the server gets an asynchronous one. Either way rows are read in batches, so memory
+        # stays flat however many errors there are.
+        if isinstance(request._request, ASGIRequest):
+            content = errors_csv_lines_async(job)
+        else:
+            content = errors_csv_lines(job)
+        response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
+

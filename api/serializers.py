@@ -1,0 +1,145 @@
+"""Request and response shapes of the API. They validate and shape data; they never write.
+
+The import job's JSON is ``importer.serializers.ImportJobSerializer``, shared with the event stream.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate, get_user_model
+from rest_framework import serializers
+
+from catalog.models import NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
+from catalog.selectors import product_sku_taken
+from catalog.services import duplicate_sku_message
+from importer.csvfile import FileRejected, resolve_encoding
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """The signed-in user, as the front end needs it."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "first_name", "last_name", "is_staff"]
+        read_only_fields = fields
+
+
+class CredentialsSerializer(serializers.Serializer):
+    """A username and password; valid only if they identify an active user (``validated_data["user"]``)."""
+
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+    def validate(self, attrs: dict) -> dict:
+        user = authenticate(
+            request=self.context.get("request"), username=attrs["username"], password=attrs["password"]
+        )
+        if user is None:
+            # One message for both cases, so the answer does not reveal which usernames exist.
+            raise serializers.ValidationError(
+                "The username or password is not correct.", code="invalid_credentials"
+            )
+        return {"user": user}
+
+
+class TokenSerializer(serializers.Serializer):
+    """An API token: send it as ``Authorization: Token <token>``."""
+
+    token = serializers.CharField(read_only=True)
+
+
+class CsrfTokenSerializer(serializers.Serializer):
+    """The CSRF token (also set as the ``csrftoken`` cookie); send it back as ``X-CSRFToken``."""
+
+    csrf_token = serializers.CharField(read_only=True)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    """A product of the catalogue. SKU and name are trimmed; SKUs are unique in any letter case."""
+
+    sku = serializers.CharField(max_length=SKU_MAX_LENGTH)
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "description", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_sku(self, value: str) -> str:
+        # The service catches the unique index's violation too; this check gives the same
+        # message without a failed INSERT in the common case.
+        if product_sku_taken(sku=value, exclude_id=self.instance.pk if self.instance else None):
+            raise serializers.ValidationError(duplicate_sku_message(value), code="unique")
+        return value
+
+
+class BulkDeleteSerializer(serializers.Serializer):
+    """Deleting every product needs an explicit ``{"confirm": true}``."""
+
+    confirm = serializers.BooleanField(
+        help_text="Must be true: confirms that every product of the catalogue is to be deleted."
+    )
+
+    def validate_confirm(self, value: bool) -> bool:
+        if value is not True:
+            raise serializers.ValidationError(
+                'Send {"confirm": true} to delete every product.', code="confirmation_required"
+            )
+        return value
+
+
+class BulkDeleteResultSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField(help_text="How many products were deleted.")
+
+
+def _validate_encoding(value: str) -> str:
+    if not value:
+        return value
+    try:
+        return resolve_encoding(value)
+    except FileRejected as exc:
+        raise serializers.ValidationError(str(exc), code="invalid_encoding") from None
+
+
+class ImportFileSerializer(serializers.Serializer):
+    """Start an import of a small file sent in this request (multipart)."""
+
+    file = serializers.FileField(
+        allow_empty_file=True,
+        help_text="The CSV file (header sku,name[,description]). Larger files: use /api/uploads/.",
+    )
+    encoding = serializers.CharField(
+        required=False, allow_blank=True, max_length=40,
+        help_text="The file's text encoding, e.g. utf-8 (default), cp1252 or latin-1.",
+    )
+
+    def validate_encoding(self, value: str) -> str:
+        return _validate_encoding(value)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """Start an import of a completed resumable upload."""
+
+    upload = serializers.CharField(
+        max_length=64,
+        help_text="The id of a completed upload: the last path segment of its /api/uploads/ URL.",
+    )
+    encoding = serializers.CharField(
+        required=False, allow_blank=True, max_length=40,
+        help_text="Overrides the encoding given in the upload's metadata (default utf-8).",
+    )
+
+    def validate_encoding(self, value: str) -> str:
+        return _validate_encoding(value)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every error answer (see api/exceptions.py)."""
+
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    code = serializers.CharField(help_text="A stable machine-readable code, e.g. invalid, not_found.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Invalid input only: messages per field.",
+    )

@@ -1,0 +1,43 @@
+"""Catalogue-wide writes that must take turns with imports.
+
+They live in the importer, not in ``catalog``, because the importer owns both the catalogue write
+lock and the jobs whose state decides whether such a write may happen (dependencies point from
+importer to catalog, never back).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from catalog.services import products_delete_all
+from importer.models import ACTIVE_STATUSES, ImportJob
+from importer.upsert import lock_catalog_for_write
+
+
+class CatalogBusy(Exception):
+    """The whole catalogue cannot be changed now because an import is pending or running."""
+
+
+@transaction.atomic
+def products_bulk_delete() -> int:
+    """Delete every product, unless an import is pending or processing; return how many.
+
+    The catalogue write lock is taken first, so the delete waits for a chunk being written and no
+    chunk can start until it commits. An import queued while the delete waits for the lock still
+    makes it refuse; one queued after it committed simply runs after it (into an empty catalogue).
+    Refusing instead of waiting for running imports keeps the outcome predictable: deleting
+    "everything" while rows are still arriving would leave an arbitrary part of the file behind.
+    """
+    lock_catalog_for_write()
+    active = (
+        ImportJob.objects.filter(status__in=ACTIVE_STATUSES)
+        .order_by("created_at", "id")
+        .values("pk", "filename", "status")
+        .first()
+    )
+    if active is not None:
+        raise CatalogBusy(
+            f"Import #{active['pk']} ({active['filename']}) is {active['status']}. Wait until it "
+            "has finished, or cancel it, then delete the products."
+        )
+    return products_delete_all()

@@ -1,0 +1,35 @@
+"""Reads of import jobs and their row errors."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from importer.models import ImportJob, ImportRowError
+
+
+def import_job_list(*, user) -> QuerySet[ImportJob]:
+    """The jobs ``user`` may see, newest first: their own, or every job for staff.
+
+    Anyone else's job is simply not in the set, so asking for it by id is a 404 that does not
+    reveal whether it exists.
+    """
+    jobs = ImportJob.objects.all()
+    if not user.is_staff:
+        jobs = jobs.filter(owner=user)
+    return jobs.order_by("-created_at", "-id")
+
+
+def import_job_row_errors_batch(
+    *, job: ImportJob, after: tuple[int, int] | None = None, limit: int = 2000
+) -> list[tuple[int, int, str, str]]:
+    """Up to ``limit`` skipped rows of ``job`` as (id, line, sku, reason), in file order.
+
+    Pass the (line, id) of the last row of the previous batch as ``after`` to get the next one.
+    Each batch is one short query on the (job, line) index, so a caller can stream millions of
+    errors without a long-lived cursor (which an async server could not hold across threads).
+    """
+    errors = ImportRowError.objects.filter(job=job)
+    if after is not None:
+        line, pk = after
+        errors = errors.filter(Q(line__gt=line) | Q(line=line, pk__gt=pk))
+    return list(errors.order_by("line", "id").values_list("id", "line", "sku", "reason")[:limit])

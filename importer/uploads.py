@@ -1,0 +1,416 @@
+"""Resumable uploads: create, append a part, terminate, assemble, consume, and expire.
+
+The HTTP side (the tus 1.0 protocol) lives in ``api/tus.py``; this module knows nothing of HTTP.
+
+Storage design. Everything goes through Django's storage API (``default_storage``), so a shared
+backend can serve several web processes or machines:
+
+* each PATCH body is saved as its own part object, ``uploads/<id>/<offset>.part``, streamed from
+  the request in small pieces, and recorded as an ``UploadPart`` row;
+* the upload's ``offset`` then moves forward by a compare-and-set UPDATE, so two requests racing
+  for the same offset cannot both win: the loser deletes its part and is told the real offset;
+* when the last byte has arrived, the parts are streamed, in order, into one file under
+  ``imports/`` (the place imports read from) and deleted. The import pipeline seeks in its file,
+  so it needs one object, not a list of parts.
+
+Because daphne hands a request to Django only once its whole body has arrived, a part is stored
+whole or not at all; a dropped connection loses at most the part in flight, and the client
+resumes from the offset HEAD reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import PurePath
+from typing import IO, NamedTuple
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from importer.csvfile import FileRejected, resolve_encoding
+from importer.models import Upload, UploadPart
+from importer.services import clean_filename
+
+logger = logging.getLogger(__name__)
+
+# Pieces in which bodies and parts are copied: memory stays flat whatever the file's size.
+COPY_BUFFER_SIZE = 1024 * 1024
+ASSEMBLED_SUFFIXES = {".csv", ".txt", ".tsv"}
+
+
+class UploadError(Exception):
+    """Base of every upload failure; the message is meant for the person uploading."""
+
+
+class UploadNotFound(UploadError):
+    """No such upload for this user: it never existed, belongs to someone else, or was terminated."""
+
+
+class UploadExpired(UploadError):
+    """The upload waited too long for its next part (or for an import) and was given up."""
+
+
+class UploadOffsetMismatch(UploadError):
+    """A part was sent for an offset other than the upload's current one."""
+
+    def __init__(self, message: str, *, current_offset: int) -> None:
+        super().__init__(message)
+        self.current_offset = current_offset
+
+
+class UploadTooLarge(UploadError):
+    """An upload or a part is larger than allowed, or runs past the upload's announced length."""
+
+
+class UploadInvalid(UploadError):
+    """The request does not describe a valid upload (bad length, metadata or body)."""
+
+
+class UploadUnavailable(UploadError):
+    """A completed upload cannot be used for an import.
+
+    ``code`` says why: ``not_found`` (unknown, someone else's, terminated or expired),
+    ``incomplete`` (parts still missing) or ``consumed`` (an import already took it).
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ConsumedUpload(NamedTuple):
+    """What an import needs to know about the file of a completed upload."""
+
+    stored_name: str
+    filename: str
+    size_bytes: int
+    encoding: str
+
+
+def upload_expiry_from(moment: datetime) -> datetime:
+    """When an upload touched at ``moment`` expires (``UPLOAD_EXPIRY_HOURS`` later)."""
+    return moment + timedelta(hours=settings.UPLOAD_EXPIRY_HOURS)
+
+
+def _parse_id(upload_id: str | uuid.UUID) -> uuid.UUID | None:
+    if isinstance(upload_id, uuid.UUID):
+        return upload_id
+    try:
+        return uuid.UUID(str(upload_id))
+    except ValueError:
+        return None
+
+
+def _parts_prefix(upload: Upload) -> str:
+    return f"uploads/{upload.id.hex}"
+
+
+def upload_create(*, owner, length: int, filename: str = "", encoding: str = "") -> Upload:
+    """Start an upload of a file of ``length`` bytes; nothing is stored until its first part.
+
+    ``filename`` and ``encoding`` are the client's metadata: the name is kept for display only
+    (storage names are ours), the encoding is checked now so a bad one fails before any byte moves.
+    """
+    if length < 0:
+        raise UploadInvalid("Upload-Length must be a whole number of bytes, 0 or more.")
+    if length > settings.UPLOAD_MAX_SIZE:
+        raise UploadTooLarge(
+            f"The file is {length:,} bytes; uploads may be at most {settings.UPLOAD_MAX_SIZE:,} bytes."
+        )
+    if encoding:
+        try:
+            encoding = resolve_encoding(encoding)
+        except FileRejected as exc:
+            raise UploadInvalid(str(exc)) from None
+    upload = Upload.objects.create(
+        owner=owner,
+        filename=clean_filename(filename or "upload.csv"),
+        encoding=encoding,
+        length=length,
+        expires_at=upload_expiry_from(timezone.now()),
+    )
+    if length == 0:
+        _upload_assemble(upload_id=upload.id)
+        upload.refresh_from_db()
+    return upload
+
+
+def upload_get(*, user, upload_id: str | uuid.UUID) -> Upload:
+    """The user's upload with this id; raises UploadNotFound or UploadExpired.
+
+    Someone else's upload is "not found", so its existence is not revealed.
+    """
+    pk = _parse_id(upload_id)
+    upload = Upload.objects.filter(pk=pk, owner=user).first() if pk and user.is_authenticated else None
+    if upload is None:
+        raise UploadNotFound("There is no such upload: it may have been cancelled or never existed.")
+    if upload.expires_at <= timezone.now():
+        raise UploadExpired(
+            "This upload has expired: it waited too long for its next part. Start the upload again."
+        )
+    return upload
+
+
+class _BodyPart(File):
+    """Exactly ``size`` bytes of a request body, handed to storage in small pieces.
+
+    Storage backends either iterate ``chunks()`` or ``read()`` in pieces; neither ever holds more
+    than ``COPY_BUFFER_SIZE`` bytes. ``received`` counts what actually arrived.
+    """
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        super().__init__(stream, name="part")
+        self.size = size
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self.size - self.received
+        if remaining <= 0:
+            return b""
+        size = remaining if size is None or size < 0 else min(size, remaining)
+        data = self.file.read(size)
+        self.received += len(data)
+        return data
+
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        while data := self.read(chunk_size or COPY_BUFFER_SIZE):
+            yield data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # Storage backends rewind before reading; a request body can only be read once.
+        if offset == 0 and whence == 0 and self.received == 0:
+            return 0
+        raise OSError("a request body cannot be rewound")
+
+    def tell(self) -> int:
+        return self.received
+
+
+def upload_append(*, upload: Upload, offset: int, body: IO[bytes], size: int) -> Upload:
+    """Store ``size`` bytes read from ``body`` as the part of ``upload`` starting at ``offset``.
+
+    The part is stored first and the offset moved after, by compare-and-set; a part that loses a
+    race (or finds its upload gone) is deleted again. When the last part lands the file is
+    assembled. Returns the upload as it now stands.
+    """
+    if offset != upload.offset:
+        raise UploadOffsetMismatch(
+            f"This part starts at byte {offset:,}, but the upload has {upload.offset:,} bytes: "
+            f"ask for the offset (HEAD) and send from there.",
+            current_offset=upload.offset,
+        )
+    if offset + size > upload.length:
+        raise UploadTooLarge(
+            f"This part would take the upload to {offset + size:,} bytes, past its announced "
+            f"length of {upload.length:,} bytes."
+        )
+    if size == 0:
+        return upload
+
+    part = _BodyPart(body, size)
+    name = default_storage.save(f"{_parts_prefix(upload)}/{offset:016d}.part", part)
+    if part.received != size:
+        default_storage.delete(name)
+        raise UploadInvalid(
+            f"The part ended after {part.received:,} of its {size:,} bytes; send it again."
+        )
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            moved = Upload.objects.filter(
+                pk=upload.pk, offset=offset, expires_at__gt=now
+            ).update(offset=offset + size, expires_at=upload_expiry_from(now), updated_at=now)
+            if moved:
+                UploadPart.objects.create(upload=upload, offset=offset, size=size, name=name)
+    except IntegrityError:
+        moved = 0
+    if not moved:
+        default_storage.delete(name)
+        current = Upload.objects.filter(pk=upload.pk).first()
+        if current is None:
+            raise UploadNotFound("This upload was cancelled while the part was arriving.")
+        if current.expires_at <= now:
+            raise UploadExpired("This upload has expired. Start the upload again.")
+        raise UploadOffsetMismatch(
+            f"Another request stored bytes at this offset first; the upload now has "
+            f"{current.offset:,} bytes.",
+            current_offset=current.offset,
+        )
+
+    upload.offset, upload.expires_at, upload.updated_at = offset + size, upload_expiry_from(now), now
+    if upload.is_complete:
+        _upload_assemble(upload_id=upload.pk)
+        upload.refresh_from_db()
+    return upload
+
+
+class _ConcatenatedParts(File):
+    """The parts of an upload read one after another, as one file, in small pieces."""
+
+    def __init__(self, names: list[str], size: int) -> None:
+        super().__init__(None, name="upload")
+        self.names = names
+        self.size = size
+
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        for name in self.names:
+            with default_storage.open(name, "rb") as handle:
+                while data := handle.read(chunk_size or COPY_BUFFER_SIZE):
+                    yield data
+
+    def open(self, mode=None):
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+def _assembled_name(upload: Upload) -> str:
+    suffix = PurePath(upload.filename).suffix.lower()
+    suffix = suffix if suffix in ASSEMBLED_SUFFIXES else ".csv"
+    return f"imports/{timezone.now():%Y/%m/%d}/{upload.id.hex}{suffix}"
+
+
+def _upload_assemble(*, upload_id: uuid.UUID) -> None:
+    """Stream a complete upload's parts into one stored file, then delete the parts. Idempotent.
+
+    The row lock makes assembling and consuming wait for each other, so an import never gets a
+    half-written file. The copy runs in ``COPY_BUFFER_SIZE`` pieces.
+    """
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        if upload.stored_name or not upload.is_complete:
+            return
+        parts = list(upload.parts.order_by("offset"))
+        if sum(part.size for part in parts) != upload.length:
+            raise UploadInvalid("The upload's parts do not add up to its length; start it again.")
+        stored_name = default_storage.save(
+            _assembled_name(upload), _ConcatenatedParts([part.name for part in parts], upload.length)
+        )
+        now = timezone.now()
+        Upload.objects.filter(pk=upload.pk).update(
+            stored_name=stored_name, completed_at=now, expires_at=upload_expiry_from(now), updated_at=now
+        )
+        upload.parts.all().delete()
+        part_names = [part.name for part in parts]
+        transaction.on_commit(lambda: _delete_stored(part_names, prefix=_parts_prefix(upload)))
+
+
+def _delete_stored(names: list[str], *, prefix: str | None = None) -> None:
+    """Delete stored objects, then anything left under ``prefix`` (parts of crashed requests)."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("Could not delete stored upload object %s", name, exc_info=True)
+    if prefix is None:
+        return
+    try:
+        _, files = default_storage.listdir(prefix)
+    except (FileNotFoundError, NotImplementedError):
+        files = []
+    for file in files:
+        default_storage.delete(f"{prefix}/{file}")
+    try:
+        # A local folder outlives its files; object stores have no folders (path() is unsupported).
+        os.rmdir(default_storage.path(prefix))
+    except (NotImplementedError, OSError):
+        pass
+
+
+def upload_terminate(*, upload: Upload) -> None:
+    """Cancel an upload (tus termination): forget it and delete whatever of it is stored.
+
+    A consumed upload's file belongs to its import now, so only the record goes.
+    """
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update().filter(pk=upload.pk).first()
+        if locked is None:
+            return
+        _forget(locked)
+
+
+def _forget(upload: Upload) -> None:
+    names = list(upload.parts.values_list("name", flat=True))
+    if upload.stored_name and not upload.consumed_at:
+        names.append(upload.stored_name)
+    prefix = _parts_prefix(upload)
+    upload.delete()
+    transaction.on_commit(lambda: _delete_stored(names, prefix=prefix))
+
+
+def uploads_expire_stale(*, now: datetime | None = None) -> int:
+    """Delete every expired upload and its stored parts (and unclaimed file); return how many.
+
+    Incomplete uploads expire ``UPLOAD_EXPIRY_HOURS`` after their last part, completed ones that
+    no import took over as long after completion. Uploads being written to right now are skipped
+    (their row is locked) and looked at on the next run.
+    """
+    now = now or timezone.now()
+    expired = 0
+    for pk in Upload.objects.filter(expires_at__lte=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            upload = (
+                Upload.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, expires_at__lte=now)
+                .first()
+            )
+            if upload is None:
+                continue
+            _forget(upload)
+            expired += 1
+    if expired:
+        logger.info("Expired %s stale uploads.", expired)
+    return expired
+
+
+def upload_consume(*, user, upload_id: str | uuid.UUID) -> ConsumedUpload:
+    """Hand a completed upload's file over to an import; an upload can be consumed once.
+
+    Call it inside the same ``transaction.atomic()`` as ``import_job_create`` so that a failed
+    job creation leaves the upload unconsumed. Raises ``UploadUnavailable`` (with ``code``) if
+    the upload is unknown, someone else's, expired, still incomplete, or already used.
+    """
+    pk = _parse_id(upload_id)
+    with transaction.atomic():
+        upload = (
+            Upload.objects.select_for_update().filter(pk=pk, owner=user).first()
+            if pk and user.is_authenticated else None
+        )
+        if upload is None or upload.expires_at <= timezone.now():
+            raise UploadUnavailable(
+                "There is no such upload: it may have expired, been cancelled, or never existed.",
+                code="not_found",
+            )
+        if upload.consumed_at:
+            raise UploadUnavailable(
+                "This upload has already been used for an import. Upload the file again to "
+                "import it again.",
+                code="consumed",
+            )
+        if not upload.is_complete:
+            raise UploadUnavailable(
+                f"This upload is not complete yet: {upload.offset:,} of {upload.length:,} bytes "
+                f"have arrived. Finish the upload first.",
+                code="incomplete",
+            )
+        if not upload.stored_name:
+            # The process that received the last part stopped before assembling the file.
+            _upload_assemble(upload_id=upload.pk)
+            upload.refresh_from_db()
+        upload.consumed_at = timezone.now()
+        upload.save(update_fields=["consumed_at", "updated_at"])
+    return ConsumedUpload(
+        stored_name=upload.stored_name,
+        filename=upload.filename,
+        size_bytes=upload.length,
+        encoding=upload.encoding,
+    )

@@ -1,0 +1,122 @@
+/**
+ * <import-list>: the past imports, newest first, with each one's status; the ones still
+ * running update live over their event streams while the list is on screen.
+ */
+
+import { statusBadge } from "./import-progress.js";
+import { api, describeError, isSessionError, withQuery } from "../lib/api.js";
+import { formatNumber, formatDateTime, formatRelative } from "../lib/format.js";
+import { html, render } from "../lib/html.js";
+import { isFinished, watchJob } from "../lib/job-stream.js";
+
+const PAGE_SIZE = 10;
+// Enough live rows for anyone's concurrent imports, without one stream per row of history.
+const MAX_LIVE = 5;
+
+class ImportList extends HTMLElement {
+  connectedCallback() {
+    this.page = 1;
+    this.watchers = new Map();
+    this.load();
+  }
+
+  disconnectedCallback() {
+    this.stopWatching();
+  }
+
+  stopWatching() {
+    this.watchers.forEach((watcher) => watcher.stop());
+    this.watchers.clear();
+  }
+
+  /** Reload the list (a new import was started). */
+  async load() {
+    this.setAttribute("aria-busy", "true");
+    if (!this.data) render(this, html`<div class="state-box" role="status"><span class="spinner" aria-hidden="true"></span> Loading imports…</div>`);
+    try {
+      this.data = await api.get(withQuery("/api/imports/", { page: this.page, page_size: PAGE_SIZE }));
+      this.renderList();
+      this.dispatchEvent(new CustomEvent("imports-loaded", { detail: this.data.results, bubbles: true }));
+    } catch (error) {
+      if (isSessionError(error)) return;
+      render(this, html`<div class="state-box state-error" role="alert">
+          <p>Couldn't load past imports. ${describeError(error)}</p>
+          <button type="button" class="button" data-action="retry">Try again</button>
+        </div>`);
+      this.querySelector("[data-action=retry]").addEventListener("click", () => this.load());
+    } finally {
+      this.removeAttribute("aria-busy");
+    }
+  }
+
+  renderList() {
+    this.stopWatching();
+    const jobs = this.data.results;
+    if (!jobs.length) {
+      render(this, html`<div class="state-box"><p>No imports yet. Your imports will be listed here.</p></div>`);
+      return;
+    }
+    render(this, html`<div class="table-wrap">
+        <table class="table imports-table">
+          <caption class="visually-hidden">Past imports</caption>
+          <thead><tr>
+            <th scope="col">File</th><th scope="col">Started</th><th scope="col">Status</th>
+            <th scope="col">Progress</th><th scope="col" class="col-rows">Rows</th>
+          </tr></thead>
+          <tbody>${jobs.map((job) => this.rowTemplate(job))}</tbody>
+        </table>
+      </div>
+      <nav class="pagination pagination-compact" aria-label="Pages of imports">
+        <button type="button" class="button button-small" data-page="-1" ${this.data.previous ? "" : "disabled"}>‹ Newer</button>
+        <span class="muted">${formatNumber(this.data.count)} ${this.data.count === 1 ? "import" : "imports"}</span>
+        <button type="button" class="button button-small" data-page="1" ${this.data.next ? "" : "disabled"}>Older ›</button>
+      </nav>`);
+    this.querySelector(".pagination").addEventListener("click", (event) => {
+      const button = event.target.closest("[data-page]");
+      if (!button || button.disabled) return;
+      this.page += Number(button.dataset.page);
+      this.load();
+    });
+    jobs.filter((job) => !isFinished(job)).slice(0, MAX_LIVE).forEach((job) => {
+      this.watchers.set(job.id, watchJob(job, { onUpdate: (next) => this.updateRow(next) }));
+    });
+  }
+
+  rowTemplate(job) {
+    const percent = Math.round(job.progress || 0);
+    return html`<tr data-job="${job.id}">
+        <td class="cell-file"><a href="/imports/${job.id}/">${job.filename || `Import #${job.id}`}</a></td>
+        <td><time datetime="${job.created_at}" title="${formatDateTime(job.created_at)}">${formatRelative(job.created_at)}</time></td>
+        <td data-ref="status">${statusBadge(job.status)}</td>
+        <td>
+          <div class="progress progress-small" role="progressbar" aria-label="Progress of ${job.filename}"
+            aria-valuemin="0" aria-valuemax="100" aria-valuenow="${percent}" data-status="${job.status}">
+            <div class="progress-fill" style="width: ${percent}%"></div>
+          </div>
+          <span class="progress-small-text" data-ref="percent">${percent}%</span>
+        </td>
+        <td class="col-rows" data-ref="rows">${this.rowsText(job)}</td>
+      </tr>`;
+  }
+
+  rowsText(job) {
+    const parts = [`${formatNumber(job.processed_rows)}${job.total_rows ? ` / ${formatNumber(job.total_rows)}` : ""}`];
+    if (job.error_count) parts.push(`${formatNumber(job.error_count)} errors`);
+    return parts.join(" · ");
+  }
+
+  updateRow(job) {
+    const row = this.querySelector(`tr[data-job="${job.id}"]`);
+    if (!row) return;
+    const percent = Math.round(job.progress || 0);
+    render(row.querySelector("[data-ref=status]"), statusBadge(job.status));
+    const bar = row.querySelector("[role=progressbar]");
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.dataset.status = job.status;
+    bar.querySelector(".progress-fill").style.width = `${percent}%`;
+    row.querySelector("[data-ref=percent]").textContent = `${percent}%`;
+    row.querySelector("[data-ref=rows]").textContent = this.rowsText(job);
+  }
+}
+
+customElements.define("import-list", ImportList);

@@ -1,0 +1,209 @@
+/**
+ * <import-progress>: one import job, live. Shows the phase, a progress bar with the percentage,
+ * rows processed of total, rows per second, the created/updated/skipped counts, the first row
+ * errors with a link to all of them, and the failure reason with a retry. A running import can
+ * be cancelled.
+ *
+ * Its event stream is opened when the element is put on the page and closed when it is taken
+ * off (see lib/job-stream.js). Set `.job` (a job from the API) or the `job-id` attribute.
+ */
+
+import { notify } from "./notices.js";
+import { api, describeError, isSessionError } from "../lib/api.js";
+import { formatBytes, formatDateTime, formatNumber, formatRate } from "../lib/format.js";
+import { html, render } from "../lib/html.js";
+import { isFinished, watchJob } from "../lib/job-stream.js";
+
+const STATUS_LABELS = {
+  pending: "Queued",
+  processing: "Running",
+  completed: "Completed",
+  failed: "Failed",
+  cancelled: "Cancelled",
+};
+
+/** Long values (a 300-character SKU is a typical bad row) are cut for the table; the title has it all. */
+function shorten(value, max = 40) {
+  const text = String(value || "");
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function statusBadge(status) {
+  return html`<span class="badge badge-${status}">${STATUS_LABELS[status] || status}</span>`;
+}
+
+/** The phase as a person reads it: "Importing", "Complete", "Failed: <reason>"… */
+export function phaseText(job) {
+  if (job.status === "failed") return `Failed: ${job.message || "the import could not finish."}`;
+  if (job.status === "cancelled") return "Cancelled";
+  if (job.status === "completed") return "Complete";
+  return job.phase_label || job.phase || STATUS_LABELS[job.status] || job.status;
+}
+
+class ImportProgress extends HTMLElement {
+  connectedCallback() {
+    this.classList.add("card", "import-progress");
+    this.setAttribute("aria-labelledby", `import-title-${this.jobId}`);
+    this.rendered = false;
+    render(this, html`<div class="state-box" role="status"><span class="spinner" aria-hidden="true"></span> Loading the import…</div>`);
+    this.watch = watchJob(this.job || this.jobId, {
+      onUpdate: (job) => this.update(job),
+      onError: (error) => this.showStreamProblem(error),
+    });
+  }
+
+  disconnectedCallback() {
+    if (this.watch) this.watch.stop();
+    this.watch = null;
+  }
+
+  get jobId() {
+    return this.job ? this.job.id : Number(this.getAttribute("job-id"));
+  }
+
+  showStreamProblem(error) {
+    if (isSessionError(error)) return;
+    if (!this.rendered) {
+      render(this, html`<div class="state-box state-error" role="alert">
+          <p>Couldn't load import #${this.jobId}. ${describeError(error)}</p>
+        </div>`);
+      return;
+    }
+    const note = this.querySelector("[data-ref=connection]");
+    note.textContent = "Live updates interrupted — reconnecting…";
+    note.hidden = false;
+  }
+
+  renderFrame(job) {
+    this.rendered = true;
+    render(this, html`<header class="card-header">
+        <div>
+          <h2 class="card-title" id="import-title-${job.id}">Import #${job.id}: ${job.filename}</h2>
+          <p class="muted">${formatBytes(job.size_bytes)} · started ${formatDateTime(job.created_at)}</p>
+        </div>
+        <span data-ref="badge"></span>
+      </header>
+      <p class="import-phase" data-ref="phase"></p>
+      <div class="progress progress-large" role="progressbar" aria-label="Import progress of ${job.filename}"
+        aria-valuemin="0" aria-valuemax="100" aria-valuenow="${Math.round(job.progress || 0)}" data-ref="bar">
+        <div class="progress-fill"></div>
+      </div>
+      <p class="progress-text">
+        <strong class="progress-percent" data-ref="percent"></strong>
+        <span data-ref="rows"></span>
+        <span class="muted" data-ref="rate"></span>
+      </p>
+      <dl class="counts">
+        <div><dt>Created</dt><dd data-ref="created"></dd></div>
+        <div><dt>Updated</dt><dd data-ref="updated"></dd></div>
+        <div><dt>Unchanged</dt><dd data-ref="unchanged"></dd></div>
+        <div><dt>Skipped</dt><dd data-ref="skipped"></dd></div>
+      </dl>
+      <p class="connection-note muted" data-ref="connection" role="status" hidden></p>
+      <div class="failure" role="alert" data-ref="failure" hidden></div>
+      <div data-ref="errors"></div>
+      <div class="card-actions" data-ref="actions"></div>`);
+    this.refs = {};
+    this.querySelectorAll("[data-ref]").forEach((element) => {
+      this.refs[element.dataset.ref] = element;
+    });
+    this.refs.actions.addEventListener("click", (event) => this.onAction(event));
+    this.refs.failure.addEventListener("click", (event) => this.onAction(event));
+    this.shownStatus = null;
+    this.shownErrors = null;
+  }
+
+  update(job) {
+    this.job = job;
+    if (!this.rendered) this.renderFrame(job);
+    const refs = this.refs;
+    const percent = Math.max(0, Math.min(100, Math.round(job.progress || 0)));
+    refs.connection.hidden = true;
+    refs.phase.textContent = phaseText(job);
+    refs.bar.setAttribute("aria-valuenow", String(percent));
+    refs.bar.setAttribute("aria-valuetext", `${percent}% — ${phaseText(job)}`);
+    refs.bar.dataset.status = job.status;
+    refs.bar.querySelector(".progress-fill").style.width = `${percent}%`;
+    refs.percent.textContent = `${percent}%`;
+    refs.rows.textContent = job.total_rows === null || job.total_rows === undefined
+      ? `${formatNumber(job.processed_rows)} rows processed`
+      : `${formatNumber(job.processed_rows)} of ${formatNumber(job.total_rows)} rows`;
+    refs.rate.textContent = job.rows_per_second ? `· ${formatRate(job.rows_per_second)}` : "";
+    refs.created.textContent = formatNumber(job.created);
+    refs.updated.textContent = formatNumber(job.updated);
+    refs.unchanged.textContent = formatNumber(job.unchanged);
+    refs.skipped.textContent = formatNumber(job.skipped);
+
+    if (this.shownStatus !== job.status) {
+      this.shownStatus = job.status;
+      render(refs.badge, statusBadge(job.status));
+      this.renderActions(job);
+      if (job.status === "failed") {
+        render(refs.failure, html`<p><strong>The import failed.</strong> ${job.message || "No reason was given."}</p>
+          <button type="button" class="button button-primary" data-action="retry">Retry</button>`);
+        refs.failure.hidden = false;
+      } else {
+        refs.failure.hidden = true;
+      }
+    }
+    if (this.shownErrors !== job.error_count) {
+      this.shownErrors = job.error_count;
+      this.renderErrors(job);
+    }
+    if (isFinished(job)) {
+      this.dispatchEvent(new CustomEvent("import-finished", { detail: job, bubbles: true }));
+    }
+    this.dispatchEvent(new CustomEvent("import-updated", { detail: job, bubbles: true }));
+  }
+
+  renderActions(job) {
+    render(this.refs.actions, isFinished(job)
+      ? html`${job.status === "completed" && html`<a class="button" href="/products/">View the catalogue</a>`}`
+      : html`<button type="button" class="button button-danger-outline" data-action="cancel">Cancel import</button>`);
+  }
+
+  renderErrors(job) {
+    const errors = job.errors || [];
+    if (!job.error_count) {
+      render(this.refs.errors, "");
+      return;
+    }
+    const more = job.error_count > errors.length;
+    render(this.refs.errors, html`<section class="row-errors" aria-labelledby="row-errors-${job.id}">
+        <h3 id="row-errors-${job.id}">${formatNumber(job.error_count)} ${job.error_count === 1 ? "row was" : "rows were"} skipped</h3>
+        <div class="table-wrap">
+          <table class="table table-compact">
+            <thead><tr><th scope="col">Line</th><th scope="col">SKU</th><th scope="col">Reason</th></tr></thead>
+            <tbody>${errors.map((error) => html`<tr>
+                <td>${formatNumber(error.line)}</td><td><code title="${error.sku}">${shorten(error.sku) || "—"}</code></td><td>${error.reason}</td>
+              </tr>`)}</tbody>
+          </table>
+        </div>
+        ${job.errors_url && html`<p><a href="${job.errors_url}" download="import-${job.id}-errors.csv">
+          Download ${more ? `all ${formatNumber(job.error_count)} row errors` : "the row errors"} (CSV)</a></p>`}
+      </section>`);
+  }
+
+  async onAction(event) {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    if (button.dataset.action === "cancel") {
+      button.disabled = true;
+      try {
+        const job = await api.post(`/api/imports/${this.job.id}/cancel/`, {});
+        if (job && job.id) this.update(job);
+        else if (this.watch) this.watch.refresh();
+        notify(`Import #${this.job.id} was cancelled.`, { kind: "info" });
+      } catch (error) {
+        button.disabled = false;
+        if (!isSessionError(error)) notify(`Couldn't cancel the import: ${describeError(error)}`, { kind: "error" });
+        if (this.watch) this.watch.refresh();
+      }
+    }
+    if (button.dataset.action === "retry") {
+      this.dispatchEvent(new CustomEvent("import-retry", { detail: this.job, bubbles: true }));
+    }
+  }
+}
+
+customElements.define("import-progress", ImportProgress);

@@ -1,0 +1,53 @@
+/** Formatting of numbers, sizes and times for people (en-US, the app's one language). */
+
+const integer = new Intl.NumberFormat("en-US");
+const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const dateTime = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "short" });
+
+export function formatNumber(value) {
+  return value === null || value === undefined ? "–" : integer.format(value);
+}
+
+export function formatRate(value) {
+  return value === null || value === undefined ? "–" : `${integer.format(Math.round(value))} rows/s`;
+}
+
+export function formatBytes(bytes) {
+  if (bytes === null || bytes === undefined) return "–";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : decimal.format(value)} ${units[unit]}`;
+}
+
+export function formatDateTime(value) {
+  if (!value) return "–";
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? "–" : dateTime.format(date);
+}
+
+/** "3 min ago" style, for lists where the exact time is in a title attribute. */
+export function formatRelative(value) {
+  if (!value) return "–";
+  const seconds = Math.round((Date.now() - new Date(value).getTime()) / 1000);
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  return formatDateTime(value);
+}
+
+export function debounce(fn, wait) {
+  let timer = null;
+  const debounced = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), wait);
+  };
+  debounced.cancel = () => clearTimeout(timer);
+  return debounced;
+}

@@ -1,0 +1,74 @@
+"""Clients for the API tests: anonymous, token-authenticated, and browser-like (session + CSRF)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db) -> Callable[..., APIClient]:
+    """A client that authenticates as ``user`` with a real API token, as scripts do."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice_client(client_for, user) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def bob_client(client_for, other_user) -> APIClient:
+    return client_for(other_user)
+
+
+@pytest.fixture
+def staff_client(client_for, staff_user) -> APIClient:
+    return client_for(staff_user)
+
+
+@pytest.fixture
+def browser_client(db) -> APIClient:
+    """A client that, like a browser, must present the CSRF token on session writes."""
+    return APIClient(enforce_csrf_checks=True)
+
+
+def csrf_headers(client: APIClient) -> dict[str, str]:
+    """Fetch the CSRF cookie as the front end does and return the header that echoes it."""
+    response = client.get("/api/auth/csrf/")
+    assert response.status_code == 200
+    return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
+
+
+@pytest.fixture
+def task_queue():
+    """The Redis list of this test session's Celery queue; emptied before and after the test."""
+    connection = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    connection.delete(queue)
+    yield connection, queue
+    connection.delete(queue)
+    connection.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing each test user's password with PBKDF2 takes most of a second on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,15 @@
+"""Process-wide test environment, loaded as an early pytest plugin (``-p`` in pyproject.toml).
+
+It must run before pytest-django reads the Django settings, which happens before any
+conftest.py is imported; ``-p`` plugins are imported earlier than that.
+"""
+
+import os
+import uuid
+
+# Each test session gets its own Celery queue on the shared Redis, so a developer's running
+# worker never takes a test's task and two test runs never take each other's.
+os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"product-import-test-{uuid.uuid4().hex[:8]}"
+# The test process needs no connection pool (pytest-django switches databases under it);
+# the daphne processes the end-to-end tests start turn it back on.
+os.environ.setdefault("DATABASE_POOL", "false")
