@@ -34,6 +34,7 @@ serve: install
 
 ## Create .venv, install, and run the whole test suite (what CI runs)
 test: install
+	test -x /usr/bin/chromium || bash .ci/install-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## The suite without the slow end-to-end tests, for a quick check while working

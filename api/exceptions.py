@@ -121,7 +121,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = "%d" % exc.wait
+        headers["Retry-After"] = f"{int(exc.wait)}"
     detail = exc.detail
     if isinstance(detail, (list, dict)):
         return _validation_response(detail, status_code=exc.status_code)

@@ -98,7 +98,10 @@ class HealthView(APIView):
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
-        responses={200: HEALTH_RESPONSE, 503: OpenApiResponse(HEALTH_RESPONSE, description="Something is down.")},
+        responses={
+            200: HEALTH_RESPONSE,
+            503: OpenApiResponse(HEALTH_RESPONSE, description="Something is down."),
+        },
         tags=["health"],
     )
     def get(self, request: Request) -> Response:

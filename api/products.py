@@ -44,7 +44,9 @@ class ProductViewSet(viewsets.ModelViewSet):
         serializer.instance = services.product_create(**serializer.validated_data)
 
     def perform_update(self, serializer: ProductSerializer) -> None:
-        serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)
+        serializer.instance = services.product_update(
+            product=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance) -> None:
         services.product_delete(product=instance)

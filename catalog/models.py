@@ -1,10 +1,13 @@
 """The product catalogue."""
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower, Now
+from django.db.models.functions import Lower, Now, Upper
 
 SKU_MAX_LENGTH = 255
 NAME_MAX_LENGTH = 255
+# Products are counted per block of this many consecutive ids (see ProductCountBlock).
+COUNT_BLOCK_SIZE = 10_000
 
 
 class Product(models.Model):
@@ -32,6 +35,41 @@ class Product(models.Model):
                 violation_error_message="A product with this SKU already exists (SKUs ignore letter case).",
             ),
         ]
+        indexes = [
+            # Django's icontains compiles to UPPER(col::text) LIKE UPPER(%s): a trigram index on
+            # exactly that expression serves the case-insensitive substring filters.
+            GinIndex(OpClass(Upper("sku"), name="gin_trgm_ops"), name="catalog_product_sku_trgm"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="catalog_product_name_trgm"),
+            GinIndex(OpClass(Upper("description"), name="gin_trgm_ops"), name="catalog_product_desc_trgm"),
+            # The active/inactive filter in id order: its first page and (with the count blocks)
+            # any deeper page are a short index range instead of a filtered scan of the table.
+            models.Index(fields=["is_active", "id"], name="catalog_product_active_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
+
+
+class ProductCountBlock(models.Model):
+    """How many products, active or not, have an id in one block of ``COUNT_BLOCK_SIZE`` ids.
+
+    Maintained only by triggers on ``catalog_product`` (migration 0002): statement-level ones with
+    transition tables for INSERT and DELETE (one upsert per statement, however many rows), a
+    row-level one for the rare UPDATE that flips ``is_active``, and one that empties it on
+    TRUNCATE. Counts change in the same transaction as the products, so they are exact and
+    MVCC-consistent. Reading a total is a sum over a few hundred rows instead of a scan of the
+    catalogue, and the running sum over blocks finds where any page of the id order starts.
+    Never write it from Python.
+    """
+
+    pk = models.CompositePrimaryKey("block", "is_active")
+    block = models.BigIntegerField()
+    is_active = models.BooleanField()
+    products = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["block", "is_active"]
+
+    def __str__(self) -> str:
+        state = "active" if self.is_active else "inactive"
+        return f"block {self.block}: {self.products} {state}"

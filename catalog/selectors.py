@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
+from django.db import connection
 from django.db.models import QuerySet, Value
+from django.db.models.expressions import Col
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from django.db.models.sql.where import AND
 
-from catalog.models import Product
+from catalog.models import COUNT_BLOCK_SIZE, Product, ProductCountBlock
+
+# A text filter (sku, search) is counted exactly up to this many matches; past it the count is
+# PostgreSQL's estimate. Counting 600,000 substring matches takes seconds at any index; a person
+# reading "about 600,000" loses nothing that an exact figure would give.
+EXACT_COUNT_LIMIT = 10_000
+# Below this position OFFSET walks fewer rows than one count block holds: seeking gains nothing.
+OFFSET_IS_CHEAP_BELOW = COUNT_BLOCK_SIZE
 
 
 def product_list() -> QuerySet[Product]:
@@ -27,3 +40,151 @@ def product_sku_taken(*, sku: str, exclude_id: int | None = None) -> bool:
     if exclude_id is not None:
         products = products.exclude(pk=exclude_id)
     return products.exists()
+
+
+@dataclass(frozen=True)
+class ProductCount:
+    """How many products a list holds; ``exact`` is False when ``value`` is PostgreSQL's estimate."""
+
+    value: int
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class _BlockShape:
+    """A list the count blocks can answer: all products, or one side of ``is_active``."""
+
+    is_active: bool | None
+    descending: bool | None  # id order of the list; None when ordered by something else
+
+
+_ANY = object()
+
+
+def _block_shape(products: QuerySet[Product]) -> _BlockShape | None:
+    """Recognise a list of products that the count blocks describe exactly, else None.
+
+    Only an unsliced, plain query of ``Product`` with no condition or a single
+    ``is_active = <bool>`` qualifies; anything else (text filters, distinct, unions…) is counted
+    by PostgreSQL.
+    """
+    query = products.query
+    if (
+        query.model is not Product
+        or query.combinator
+        or query.distinct
+        or query.is_sliced
+        or query.extra
+        or query.annotation_select
+        or query.where.negated
+        or query.where.connector != AND
+    ):
+        return None
+    is_active: object = _ANY
+    children = query.where.children
+    if len(children) > 1:
+        return None
+    if children:
+        lookup = children[0]
+        if not (
+            isinstance(lookup, Exact)
+            and isinstance(lookup.lhs, Col)
+            and lookup.lhs.target.name == "is_active"
+            and isinstance(lookup.rhs, bool)
+        ):
+            return None
+        is_active = lookup.rhs
+    ordering = tuple(query.order_by) or (tuple(Product._meta.ordering) if query.default_ordering else ())
+    descending = {("id",): False, ("pk",): False, ("-id",): True, ("-pk",): True}.get(ordering)
+    return _BlockShape(is_active=None if is_active is _ANY else is_active, descending=descending)
+
+
+def _blocks(is_active: bool | None) -> QuerySet[ProductCountBlock]:
+    blocks = ProductCountBlock.objects.all()
+    return blocks if is_active is None else blocks.filter(is_active=is_active)
+
+
+def product_total(*, is_active: bool | None = None) -> int:
+    """Exact number of products (only active or inactive ones if ``is_active`` is given).
+
+    Reads the count blocks that triggers keep in step with every write, instead of counting a
+    million rows (~100-400 ms each time on this machine).
+    """
+    with connection.cursor() as cursor:
+        where, params = ("", []) if is_active is None else ("WHERE is_active = %s", [is_active])
+        cursor.execute(f"SELECT coalesce(sum(products), 0) FROM {ProductCountBlock._meta.db_table} {where}", params)
+        return int(cursor.fetchone()[0])
+
+
+def product_count(*, products: QuerySet[Product]) -> ProductCount:
+    """How many products ``products`` holds, answered as cheaply as exactness allows.
+
+    The whole catalogue, or one side of ``is_active``: exact, from the count blocks. Any other
+    list (a SKU or text filter): an exact ``COUNT`` of at most ``EXACT_COUNT_LIMIT + 1`` matches;
+    when there are more, PostgreSQL's row estimate (never below the limit) with ``exact=False``.
+    """
+    shape = _block_shape(products)
+    if shape is not None:
+        return ProductCount(product_total(is_active=shape.is_active))
+    unordered = products.order_by()
+    bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
+    if bounded <= EXACT_COUNT_LIMIT:
+        return ProductCount(bounded)
+    return ProductCount(max(_estimated_rows(unordered), EXACT_COUNT_LIMIT + 1), exact=False)
+
+
+def _estimated_rows(products: QuerySet[Product]) -> int:
+    sql, params = products.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    # EXPLAIN's output column is text, not json: psycopg hands it over undecoded.
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def product_page(*, products: QuerySet[Product], start: int, stop: int) -> QuerySet[Product] | list[Product]:
+    """The products at positions ``start``..``stop`` (exclusive) of ``products``.
+
+    ``OFFSET n`` makes PostgreSQL walk past n rows: ~1 s at the middle of a million. For lists
+    in id order that the count blocks describe, the running sum of the blocks says in which
+    block position ``start`` lies, so the page is read from that block's first id onward and
+    skips at most one block's rows. Other lists use ``OFFSET``.
+    """
+    shape = _block_shape(products)
+    if shape is None or shape.descending is None or start < OFFSET_IS_CHEAP_BELOW:
+        return products[start:stop]
+    found = _block_before(is_active=shape.is_active, position=start, descending=shape.descending)
+    if found is None:
+        return products[start:stop]
+    block, before = found
+    skip = start - before
+    if shape.descending:
+        products = products.filter(id__lt=(block + 1) * COUNT_BLOCK_SIZE)
+    else:
+        products = products.filter(id__gte=block * COUNT_BLOCK_SIZE)
+    return products[skip : skip + (stop - start)]
+
+
+def _block_before(*, is_active: bool | None, position: int, descending: bool) -> tuple[int, int] | None:
+    """The block holding the product at ``position`` of the id order, and how many come before it."""
+    direction = "DESC" if descending else "ASC"
+    where, params = ("", []) if is_active is None else ("WHERE is_active = %s", [is_active])
+    sql = f"""
+        SELECT block, before FROM (
+            SELECT block, products,
+                   sum(products) OVER (ORDER BY block {direction}) - products AS before
+            FROM (
+                SELECT block, sum(products) AS products
+                FROM {ProductCountBlock._meta.db_table} {where}
+                GROUP BY block
+            ) per_block
+        ) running
+        WHERE before + products > %s
+        ORDER BY block {direction}
+        LIMIT 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, position])
+        row = cursor.fetchone()
+    return (int(row[0]), int(row[1])) if row else None

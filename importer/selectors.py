@@ -31,5 +31,7 @@ def import_job_row_errors_batch(
     errors = ImportRowError.objects.filter(job=job)
     if after is not None:
         line, pk = after
-        errors = errors.filter(Q(line__gt=line) | Q(line=line, pk__gt=pk))
+        # line >= x on its own lets PostgreSQL start the (job, line) index scan at the batch's
+        # edge; with only the OR it would rescan every earlier row for each batch.
+        errors = errors.filter(line__gte=line).filter(Q(line__gt=line) | Q(pk__gt=pk))
     return list(errors.order_by("line", "id").values_list("id", "line", "sku", "reason")[:limit])

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # OpClass in index expressions (catalog trigram indexes)
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
 
+@method_decorator(ensure_csrf_cookie, name="dispatch")
 class AppShellView(TemplateView):
     """Serve the app's HTML shell for every front-end route.
 
@@ -15,7 +17,3 @@ class AppShellView(TemplateView):
     """
 
     template_name = "spa/index.html"
-
-    @classmethod
-    def as_view(cls, **initkwargs):
-        return ensure_csrf_cookie(super().as_view(**initkwargs))

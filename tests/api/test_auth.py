@@ -42,7 +42,9 @@ def test_login_without_csrf_token_is_refused(browser_client, user):
 def test_wrong_password_is_400_with_one_message_for_any_username(browser_client, user):
     headers = csrf_headers(browser_client)
     wrong_password = browser_client.post("/api/auth/login/", {**ALICE, "password": "nope"}, **headers)
-    unknown_user = browser_client.post("/api/auth/login/", {"username": "mallory", "password": "x"}, **headers)
+    unknown_user = browser_client.post(
+        "/api/auth/login/", {"username": "mallory", "password": "x"}, **headers
+    )
     assert wrong_password.status_code == unknown_user.status_code == 400
     assert wrong_password.data == unknown_user.data
     assert wrong_password.data["detail"] == "The username or password is not correct."

@@ -33,7 +33,9 @@ def job_with_errors(owner, errors: list[tuple[int, str, str]]) -> ImportJob:
 
 
 def test_all_errors_are_listed_in_line_order_as_an_attachment(alice_client, user):
-    job = job_with_errors(user, [(9, "C", "name is empty"), (2, "A", 'say "hi", twice'), (5, "", "SKU is empty")])
+    job = job_with_errors(
+        user, [(9, "C", "name is empty"), (2, "A", 'say "hi", twice'), (5, "", "SKU is empty")]
+    )
     response = alice_client.get(f"/api/imports/{job.pk}/errors/")
     assert response["Content-Disposition"] == f'attachment; filename="import-{job.pk}-errors.csv"'
     assert rows_of(response) == [
@@ -102,7 +104,10 @@ def test_under_asgi_the_csv_is_streamed_by_an_async_iterator(user):
 
 def test_batches_neither_repeat_nor_drop_rows_at_their_edges(alice_client, user, monkeypatch):
     monkeypatch.setattr("api.imports.ERRORS_BATCH_SIZE", 3)
-    errors = [(2, "A", "r"), (3, "B", "r"), (3, "B2", "r"), (3, "B3", "r"), (4, "C", "r"), (7, "D", "r"), (7, "E", "r")]
+    errors = [
+        (2, "A", "r"), (3, "B", "r"), (3, "B2", "r"), (3, "B3", "r"), (4, "C", "r"), (7, "D", "r"),
+        (7, "E", "r"),
+    ]
     job = job_with_errors(user, errors)
     rows = rows_of(alice_client.get(f"/api/imports/{job.pk}/errors/"))
     assert [tuple(row) for row in rows[1:]] == [(str(line), sku, reason) for line, sku, reason in errors]

@@ -38,7 +38,9 @@ def test_multipart_file_creates_a_pending_job_and_queues_it(
         response = alice_client.post("/api/imports/", {"file": csv_file()}, format="multipart")
     assert response.status_code == 201, response.data
     job = ImportJob.objects.get(pk=response.data["id"])
-    assert (job.owner, job.filename, job.size_bytes, job.status) == (user, "products.csv", len(CSV), "pending")
+    assert (job.owner, job.filename, job.size_bytes, job.status) == (
+        user, "products.csv", len(CSV), "pending"
+    )
     assert job.file.read() == CSV
     assert response.data["status"] == "pending"
     assert response.data["errors_url"] == f"/api/imports/{job.pk}/errors/"
@@ -65,7 +67,9 @@ def test_encoding_is_validated_and_kept(alice_client):
     assert "Unknown encoding 'klingon'" in bad.data["errors"]["encoding"][0]
     assert not ImportJob.objects.exists()
 
-    good = alice_client.post("/api/imports/", {"file": csv_file(), "encoding": "Windows-1252"}, format="multipart")
+    good = alice_client.post(
+        "/api/imports/", {"file": csv_file(), "encoding": "Windows-1252"}, format="multipart"
+    )
     assert good.status_code == 201
     assert good.data["encoding"] == "cp1252"
 
@@ -101,7 +105,9 @@ def test_oversize_body_is_refused_before_it_is_parsed(alice_client, settings, mo
     assert response.status_code == 413
 
 
-def test_completed_upload_starts_an_import(alice_client, user, task_queue, django_capture_on_commit_callbacks):
+def test_completed_upload_starts_an_import(
+    alice_client, user, task_queue, django_capture_on_commit_callbacks
+):
     upload = completed_upload(user, encoding="latin-1")
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post("/api/imports/", {"upload": str(upload.pk)})
@@ -165,7 +171,9 @@ def test_json_without_upload_is_400(alice_client):
     assert "upload" in response.data["errors"]
 
 
-def test_list_shows_own_jobs_newest_first_and_staff_see_all(alice_client, bob_client, staff_client, user, other_user):
+def test_list_shows_own_jobs_newest_first_and_staff_see_all(
+    alice_client, bob_client, staff_client, user, other_user
+):
     first, second = job_for(user), job_for(user)
     theirs = job_for(other_user)
     mine = alice_client.get("/api/imports/")

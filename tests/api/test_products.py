@@ -225,3 +225,12 @@ def test_a_page_is_two_queries_however_many_rows(alice_client):
     assert len(product_queries) == 2  # the count and the page
     count_sql = next(sql for sql in product_queries if "COUNT(" in sql.upper())
     assert "ORDER BY" not in count_sql.upper()
+
+
+def test_browsable_api_renders_the_product_list_with_its_filters(client, user):
+    make(("HTML-1", "Shown"))
+    client.force_login(user)
+    response = client.get("/api/products/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "HTML-1" in html and 'name="search"' in html

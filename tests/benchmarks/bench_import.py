@@ -86,6 +86,10 @@ def _configure_environment(args: argparse.Namespace, workdir: Path) -> None:
     # benchmark counts only its own events on the shared Redis.
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"product-import-bench-{run_id}"
     os.environ["EVENTS_NAMESPACE"] = f"bench-{run_id}"
+    # Production settings: with DEBUG on, Django keeps and formats every query it runs, which
+    # would tax bulk_create's big statements (and the worker) for nothing a real server does.
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("DJANGO_SECRET_KEY", f"benchmark-only-{uuid.uuid4().hex}")
     if args.chunk_size:
         os.environ["IMPORT_CHUNK_SIZE"] = str(args.chunk_size)
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"

@@ -35,7 +35,7 @@ def rows(page: Page):
 def test_sku_search_finds_products_in_another_letter_case_as_you_type(catalogue, staff_page: Page, snap):
     page = staff_page
     expect(page.get_by_text("32 products")).to_be_visible()
-    snap(page, "catalogue")
+    snap(page, "catalogue", full_page=False)
     page.get_by_label("SKU", exact=True).press_sequentially("hat-r", delay=40)
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("Hat-Red-01")
@@ -183,3 +183,14 @@ def test_a_product_name_with_markup_is_shown_as_text(staff_page: Page, transacti
     assert page.locator("table img").count() == 0
     assert page.locator("table b").count() == 0
     assert dialogs == []
+
+
+def test_views_fit_a_phone_screen_without_sideways_scrolling(catalogue, staff_page: Page, app_url, snap):
+    page = staff_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, ready in [("/imports/", "Import a CSV file"), ("/account/", "Try it with curl"), ("/products/", "32 products")]:
+        page.goto(app_url + path)
+        expect(page.get_by_text(ready)).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than the phone screen"
+    snap(page, "catalogue-phone", full_page=False)

@@ -185,3 +185,27 @@ def test_a_running_import_can_be_cancelled(staff_page: Page, large_csv):
     job = ImportJob.objects.get()
     assert job.status == "cancelled"
     assert job.processed_rows < 20000
+
+
+def test_upload_resumes_after_a_dropped_connection(staff_page: Page, bad_rows_csv):
+    page = staff_page
+    dropped: list[str] = []
+
+    def drop_first_part(route):
+        # The first part's connection breaks mid-request, as on a flaky network.
+        if route.request.method == "PATCH" and not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/uploads/[^/]+$"), drop_first_part)
+    patches: list[str] = []
+    page.on("request", lambda request: patches.append(request.method) if "/api/uploads/" in request.url else None)
+    open_imports(page)
+    page.get_by_label("Choose a file…").set_input_files(bad_rows_csv)
+    expect(page.locator("import-progress .badge")).to_have_text("Completed", timeout=60_000)
+    assert dropped, "the first part was never sent"
+    # tus asked the server where to carry on (HEAD) and sent the part again.
+    assert "HEAD" in patches and patches.count("PATCH") >= 2, patches
+    assert Product.objects.count() == 40

@@ -1,0 +1,68 @@
+"""The product list's count and pages agree with the catalogue, whatever the filter."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog import selectors
+from catalog.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalogue():
+    Product.objects.bulk_create(
+        Product(sku=f"SKU-{n:04d}", name=f"Walnut table {n}" if n % 5 == 0 else f"Oak chair {n}",
+                description="solid wood" if n % 7 == 0 else "", is_active=n % 3 != 0)
+        for n in range(1, 121)
+    )
+
+
+def all_ids(client, query: str) -> tuple[int, list[int]]:
+    body = client.get(f"/api/products/?page_size=25&{query}").json()
+    count, ids = body["count"], [p["id"] for p in body["results"]]
+    while body["next"]:
+        body = client.get(body["next"]).json()
+        ids += [p["id"] for p in body["results"]]
+    return count, ids
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", {}),
+        ("is_active=true", {"is_active": True}),
+        ("is_active=false", {"is_active": False}),
+        ("sku=sku-00", {"sku__icontains": "SKU-00"}),
+        ("search=WALNUT", {"name__icontains": "walnut"}),
+        ("search=solid", {"description__icontains": "solid"}),
+        ("is_active=false&search=walnut", {"is_active": False, "name__icontains": "walnut"}),
+    ],
+)
+def test_count_and_pages_equal_the_matching_products(alice_client, catalogue, query, expected):
+    matching = list(Product.objects.filter(**expected).order_by("id").values_list("id", flat=True))
+    count, ids = all_ids(alice_client, query)
+    assert count == len(matching)
+    assert ids == matching
+
+
+def test_count_says_it_is_exact(alice_client, catalogue):
+    body = alice_client.get("/api/products/?search=walnut").json()
+    assert body["count_exact"] is True
+
+
+def test_a_text_filter_with_very_many_matches_reports_an_estimate(alice_client, catalogue, monkeypatch):
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 10)
+    body = alice_client.get("/api/products/?sku=sku").json()
+    assert body["count_exact"] is False
+    assert body["count"] > 10
+    assert len(body["results"]) == 50
+
+
+def test_the_last_page_in_descending_order_ends_with_the_first_product(alice_client, catalogue, monkeypatch):
+    monkeypatch.setattr(selectors, "OFFSET_IS_CHEAP_BELOW", 0)
+    body = alice_client.get("/api/products/?ordering=-id&page=last&page_size=50").json()
+    first = Product.objects.order_by("id").first()
+    assert body["results"][-1]["id"] == first.id
+    assert len(body["results"]) == 120 - 2 * 50
