@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import CredentialsSerializer, CsrfTokenSerializer, TokenSerializer, UserSerializer
+from api.throttling import LoginRateThrottle
 
 
 def auth_token_get_or_create(*, user) -> Token:
@@ -57,6 +58,8 @@ class LoginView(APIView):
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    # Password guessing: attempts per client address, shared with TokenView.
+    throttle_classes = [LoginRateThrottle]
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
@@ -94,6 +97,8 @@ class TokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    # The same password check as LoginView, so the same limit (and the same counter).
+    throttle_classes = [LoginRateThrottle]
 
     @extend_schema(request=CredentialsSerializer, responses=TokenSerializer, tags=["auth"])
     def post(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ from rest_framework.views import set_rollback
 
 from importer.catalog import CatalogBusy
 from importer.csvfile import FileRejected
-from importer.services import InvalidTransition
+from importer.services import InvalidTransition, StorageFull
 from importer.uploads import UploadUnavailable
 
 
@@ -44,6 +44,7 @@ DOMAIN_ERRORS: dict[type[Exception], DomainError] = {
     # An unknown, foreign, incomplete or already used upload is a bad value of the request's
     # "upload" field (the URL /api/imports/ itself exists), hence 400 rather than 404.
     UploadUnavailable: DomainError(status.HTTP_400_BAD_REQUEST, "upload_unavailable", field="upload"),
+    StorageFull: DomainError(status.HTTP_507_INSUFFICIENT_STORAGE, "storage_full"),
 }
 
 

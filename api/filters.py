@@ -10,6 +10,11 @@ from catalog.models import Product
 ORDERING_FIELDS = ("sku", "name", "created_at", "updated_at", "id")
 
 
+def contains_any_case(field: str, value: str) -> Q:
+    """``field`` contains ``value`` in any letter case (``UPPER(col) LIKE UPPER(%value%)``)."""
+    return Q(**{f"{field}__icontains": value})
+
+
 class ProductOrderingFilter(django_filters.OrderingFilter):
     """``ordering=<field>`` or ``-<field>``; ties are broken by id so pages never overlap."""
 
@@ -25,9 +30,7 @@ class ProductOrderingFilter(django_filters.OrderingFilter):
 class ProductFilter(django_filters.FilterSet):
     """Narrow and order the product list; every text match ignores letter case."""
 
-    sku = django_filters.CharFilter(
-        field_name="sku", lookup_expr="icontains", help_text="Part of the SKU, in any letter case."
-    )
+    sku = django_filters.CharFilter(method="filter_sku", help_text="Part of the SKU, in any letter case.")
     search = django_filters.CharFilter(
         method="filter_search", help_text="Text found in the SKU, name or description (any case)."
     )
@@ -41,10 +44,13 @@ class ProductFilter(django_filters.FilterSet):
         model = Product
         fields = ["sku", "search", "is_active"]
 
+    def filter_sku(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(contains_any_case("sku", value)) if value else queryset
+
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if not value:
             return queryset
         return queryset.filter(
-            Q(sku__icontains=value) | Q(name__icontains=value) | Q(description__icontains=value)
+            contains_any_case("sku", value) | contains_any_case("name", value) | contains_any_case("description", value)
         )

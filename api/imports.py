@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from api.exceptions import PayloadTooLarge
 from api.serializers import ErrorSerializer, ImportFileSerializer, ImportUploadSerializer
+from api.throttling import UploadRateThrottle
 from importer import selectors, services
 from importer.models import ImportJob
 from importer.serializers import ImportJobSerializer
@@ -105,6 +106,13 @@ class ImportJobViewSet(
 
     def get_queryset(self):
         return selectors.import_job_list(user=self.request.user)
+
+    def get_throttles(self):
+        # A file posted here is a new transfer, counted like a resumable upload's creation;
+        # starting from a finished upload ({"upload": id}) was counted when that upload began.
+        if self.action == "create" and self.request.content_type.startswith("multipart/"):
+            return [UploadRateThrottle()]
+        return super().get_throttles()
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         # Before authentication on purpose: session authentication's CSRF check parses a

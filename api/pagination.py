@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator as DjangoPaginator
+from django.utils.functional import cached_property
 from rest_framework import pagination
+from rest_framework.response import Response
+
+from catalog import selectors
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -15,3 +20,61 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+class ProductPaginator(DjangoPaginator):
+    """A paginator whose count and pages come from the catalogue's selectors.
+
+    With a million products, ``COUNT(*)`` and ``OFFSET`` are what make a list slow: the
+    selectors answer the whole catalogue and the active filter from trigger-maintained count
+    blocks (also used to seek deep pages), and cap the exact count of text filters.
+    """
+
+    @cached_property
+    def product_count(self) -> selectors.ProductCount:
+        return selectors.product_count(products=self.object_list)
+
+    @cached_property
+    def count(self) -> int:
+        return self.product_count.value
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if self.product_count.exact:
+            top = min(top, self.count)
+        return self._get_page(
+            selectors.product_page(products=self.object_list, start=bottom, stop=top), number, self
+        )
+
+
+class ProductPagination(PageNumberPagination):
+    """Product pages: ``count`` is exact unless ``count_exact`` is false.
+
+    A SKU or text filter matching more than ``selectors.EXACT_COUNT_LIMIT`` products reports
+    PostgreSQL's estimate (``count_exact: false``; show it as "about N"): counting hundreds of
+    thousands of substring matches exactly takes seconds.
+    """
+
+    django_paginator_class = ProductPaginator
+
+    def get_paginated_response(self, data) -> Response:
+        paginator = self.page.paginator
+        return Response({
+            "count": paginator.count,
+            "count_exact": paginator.product_count.exact,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        })
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count_exact"] = {
+            "type": "boolean",
+            "description": "False when count is an estimate (a text filter with very many matches).",
+            "example": True,
+        }
+        response["required"] = [*response.get("required", []), "count_exact"]
+        return response

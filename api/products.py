@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.filters import ProductFilter
+from api.pagination import ProductPagination
 from api.serializers import (
     BulkDeleteResultSerializer,
     BulkDeleteSerializer,
@@ -36,6 +37,7 @@ class ProductViewSet(viewsets.ModelViewSet):
 
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
+    pagination_class = ProductPagination
 
     def get_queryset(self):
         return selectors.product_list()

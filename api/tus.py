@@ -32,11 +32,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.throttling import UploadRateThrottle
 from importer.models import Upload
 from importer.uploads import (
     UploadError,
     UploadExpired,
     UploadInvalid,
+    UploadLimitReached,
     UploadNotFound,
     UploadOffsetMismatch,
     UploadTooLarge,
@@ -59,6 +61,8 @@ UPLOAD_ERRORS: dict[type[UploadError], tuple[int, str]] = {
     UploadOffsetMismatch: (status.HTTP_409_CONFLICT, "offset_mismatch"),
     UploadTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "too_large"),
     UploadInvalid: (status.HTTP_400_BAD_REQUEST, "invalid"),
+    # 429: the client may retry once one of its uploads has finished, been cancelled or expired.
+    UploadLimitReached: (status.HTTP_429_TOO_MANY_REQUESTS, "too_many_uploads"),
 }
 
 
@@ -198,6 +202,9 @@ TUS_RESUMABLE_HEADER = OpenApiParameter(
 class UploadCreateView(TusView):
     """Create a resumable upload (tus creation)."""
 
+    # Only creation is throttled (the throttle counts POSTs): parts must flow freely.
+    throttle_classes = [UploadRateThrottle]
+
     @extend_schema(
         summary="Create a resumable upload (tus)",
         description=(
@@ -215,6 +222,7 @@ class UploadCreateView(TusView):
         responses={
             201: OpenApiResponse(description="Created; Location is the upload's URL."),
             413: OpenApiResponse(description="Upload-Length is above UPLOAD_MAX_SIZE."),
+            429: OpenApiResponse(description="UPLOAD_MAX_ACTIVE_PER_USER unfinished uploads already."),
         },
     )
     def post(self, request: Request) -> Response:

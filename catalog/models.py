@@ -1,8 +1,7 @@
 """The product catalogue."""
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower, Now, Upper
+from django.db.models.functions import Lower, Now
 
 SKU_MAX_LENGTH = 255
 NAME_MAX_LENGTH = 255
@@ -36,11 +35,10 @@ class Product(models.Model):
             ),
         ]
         indexes = [
-            # Django's icontains compiles to UPPER(col::text) LIKE UPPER(%s): a trigram index on
-            # exactly that expression serves the case-insensitive substring filters.
-            GinIndex(OpClass(Upper("sku"), name="gin_trgm_ops"), name="catalog_product_sku_trgm"),
-            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="catalog_product_name_trgm"),
-            GinIndex(OpClass(Upper("description"), name="gin_trgm_ops"), name="catalog_product_desc_trgm"),
+            # No trigram indexes for the substring filters (sku, search) yet: measured on 1M rows,
+            # GIN trigram indexes on UPPER(sku), UPPER(name) and UPPER(description) made imports
+            # several times slower, and the embedded PostgreSQL (pgserver) has no pg_trgm. Those
+            # filters scan the table; see the README's performance notes.
             # The active/inactive filter in id order: its first page and (with the count blocks)
             # any deeper page are a short index range instead of a filtered scan of the table.
             models.Index(fields=["is_active", "id"], name="catalog_product_active_id"),

@@ -7,6 +7,7 @@ machine in ``importer.models`` — so two processes can never both move a job.
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.files import File
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,6 +43,51 @@ JOB_LOCK_CLASS = 0x494D5054  # "IMPT"
 
 class InvalidTransition(Exception):
     """A job was not in the state a transition expected."""
+
+
+class StorageFull(Exception):
+    """The server has no room left to store an uploaded file; nothing of it was kept."""
+
+    message = (
+        "The server has no room left to store this file (its disk is full), so nothing was "
+        "imported. Try again later, or ask the administrator to free some space."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+
+
+# What a full disk (or quota, or file size limit) looks like when a file is written.
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def storage_save_or_full(storage, name: str, content) -> str:
+    """``storage.save(name, content)``; a full disk raises StorageFull and leaves no partial file.
+
+    Django's FileSystemStorage leaves whatever it managed to write behind when the disk fills up,
+    which keeps the disk full. ``name`` must be unique (ours always are: uuids, upload ids), so
+    a partial file under it is certainly this call's own. Found by
+    tests/faults/test_storage_faults.py (an upload onto a full disk answered 500).
+    """
+    try:
+        return storage.save(name, content)
+    except OSError as exc:
+        if exc.errno not in STORAGE_FULL_ERRNOS:
+            raise
+        try:
+            storage.delete(name)
+        except OSError:
+            logger.warning("Could not delete the partial file %s", name, exc_info=True)
+        logger.error("Storage is full: could not store %s", name)
+        raise StorageFull() from exc
+
+
+class JobLockLost(OperationalError):
+    """The database session that holds a job's lock is gone; the run must stop and be retried.
+
+    An OperationalError, so the Celery task retries it like any lost connection: the retry takes
+    the lock again and resumes after the last committed chunk.
+    """
 
 
 def _check_transition(source: str, target: str) -> None:
@@ -75,7 +121,20 @@ def _publish_on_commit(job: ImportJob) -> None:
 def _enqueue_on_commit(job_id: int) -> None:
     from importer.tasks import run_import
 
-    transaction.on_commit(lambda: run_import.delay(job_id))
+    def enqueue() -> None:
+        # The job is committed with its enqueued_at, so a message the broker refuses is not lost:
+        # the reaper sends it again after IMPORT_REQUEUE_PENDING_AFTER. Raising here would answer
+        # 500 for an import that exists and will run. Found by
+        # tests/faults/test_lost_enqueue.py (broker down while an import is started).
+        try:
+            run_import.delay(job_id)
+        except Exception:  # noqa: BLE001 - any broker failure; the reaper is the safety net
+            logger.warning(
+                "Could not queue import %s; the reaper will queue it again within %ss.",
+                job_id, settings.IMPORT_REQUEUE_PENDING_AFTER, exc_info=True,
+            )
+
+    transaction.on_commit(enqueue)
 
 
 def _stored_name(filename: str) -> str:
@@ -89,7 +148,8 @@ def clean_filename(filename: str) -> str:
     """The last path component of a client-supplied name, without control characters."""
     name = PurePath(filename.replace("\\", "/")).name
     name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return name[:255] or "upload.csv"
+    # "a/.." has ".." as its last component: not a file's name, and misleading when shown.
+    return name[:255] if name.strip(".") else "upload.csv"
 
 
 @transaction.atomic
@@ -117,7 +177,9 @@ def import_job_create(
         enqueued_at=timezone.now() if enqueue else None,
     )
     if file is not None:
-        job.file.save(_stored_name(job.filename), file, save=False)
+        job.file.name = storage_save_or_full(
+            job.file.storage, job.file.field.generate_filename(job, _stored_name(job.filename)), file
+        )
     elif stored_name:
         job.file.name = stored_name
     else:
@@ -148,11 +210,29 @@ def _job_lock(job_id: int) -> Iterator[bool]:
                 connection.close()
 
 
+def _lock_session():
+    """The database session (raw connection) this process runs queries on right now."""
+    connection.ensure_connection()
+    return connection.connection
+
+
+def _check_lock_session(job: ImportJob, session) -> None:
+    # Django silently opens a new connection after one was lost (e.g. killed while publishing an
+    # event, whose error is swallowed), and the job's session-level lock did not come along.
+    # Found by tests/faults/test_database_connection_lost.py: the import went on without its
+    # lock, so the reaper would hand it to a second worker while it still ran.
+    if connection.connection is not session:
+        raise JobLockLost(
+            f"Import {job.pk} lost the database session holding its lock; it will resume."
+        )
+
+
 class _JobObserver(ImportObserver):
     """Persists the pipeline's progress on the job, in each chunk's transaction."""
 
-    def __init__(self, job: ImportJob) -> None:
+    def __init__(self, job: ImportJob, *, session=None) -> None:
         self.job = job
+        self.session = session
 
     def counting(self, progress: ImportProgress) -> None:
         self._save_phase(ImportPhase.COUNTING, "Counting rows…", progress)
@@ -171,6 +251,9 @@ class _JobObserver(ImportObserver):
             _publish_on_commit(job)
 
     def _save(self, fields: list[str]) -> None:
+        if self.session is not None:
+            # Inside the chunk's transaction: raising rolls back the chunk written without the lock.
+            _check_lock_session(self.job, self.session)
         values = {name: getattr(self.job, name) for name in fields}
         if not ImportJob.objects.filter(pk=self.job.pk, status=ImportStatus.PROCESSING).update(
             updated_at=timezone.now(), **values
@@ -243,6 +326,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         if not acquired:
             logger.info("Import %s is already running elsewhere; nothing to do.", job_id)
             return None
+        session = _lock_session()
         job = ImportJob.objects.filter(pk=job_id).first()
         if job is None or job.is_finished:
             return job
@@ -271,11 +355,11 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 return job
             _publish_on_commit(job)
         job.attempts += 1
-        _run_pipeline(job)
+        _run_pipeline(job, session=session)
         return job
 
 
-def _run_pipeline(job: ImportJob) -> None:
+def _run_pipeline(job: ImportJob, *, session=None) -> None:
     try:
         handle = job.file.open("rb")
     except (FileNotFoundError, OSError, ValueError):
@@ -293,7 +377,7 @@ def _run_pipeline(job: ImportJob) -> None:
                 encoding=job.encoding,
                 chunk_size=settings.IMPORT_CHUNK_SIZE,
                 resume=_progress_of(job),
-                observer=_JobObserver(job),
+                observer=_JobObserver(job, session=session),
             )
     except FileRejected as exc:
         _finish_failed(job, str(exc))
@@ -302,6 +386,8 @@ def _run_pipeline(job: ImportJob) -> None:
         # Cancelled (or handed back by the reaper) between chunks: whoever did it has already
         # recorded and published the job's state.
         return
+    if session is not None:
+        _check_lock_session(job, session)
     with transaction.atomic():
         done = _transition(
             job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.COMPLETED,

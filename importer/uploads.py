@@ -29,6 +29,7 @@ from pathlib import PurePath
 from typing import IO, NamedTuple
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -36,7 +37,7 @@ from django.utils import timezone
 
 from importer.csvfile import FileRejected, resolve_encoding
 from importer.models import Upload, UploadPart
-from importer.services import clean_filename
+from importer.services import clean_filename, storage_save_or_full
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ class UploadTooLarge(UploadError):
 
 class UploadInvalid(UploadError):
     """The request does not describe a valid upload (bad length, metadata or body)."""
+
+
+class UploadLimitReached(UploadError):
+    """The user already has ``UPLOAD_MAX_ACTIVE_PER_USER`` unfinished uploads."""
 
 
 class UploadUnavailable(UploadError):
@@ -129,17 +134,40 @@ def upload_create(*, owner, length: int, filename: str = "", encoding: str = "")
             encoding = resolve_encoding(encoding)
         except FileRejected as exc:
             raise UploadInvalid(str(exc)) from None
-    upload = Upload.objects.create(
-        owner=owner,
-        filename=clean_filename(filename or "upload.csv"),
-        encoding=encoding,
-        length=length,
-        expires_at=upload_expiry_from(timezone.now()),
-    )
+    with transaction.atomic():
+        _refuse_if_too_many_unfinished(owner)
+        upload = Upload.objects.create(
+            owner=owner,
+            filename=clean_filename(filename or "upload.csv"),
+            encoding=encoding,
+            length=length,
+            expires_at=upload_expiry_from(timezone.now()),
+        )
     if length == 0:
         _upload_assemble(upload_id=upload.id)
         upload.refresh_from_db()
     return upload
+
+
+def _refuse_if_too_many_unfinished(owner) -> None:
+    """Cap a user's unfinished uploads (issue 5: upload limits per user).
+
+    Each unfinished upload may hold up to UPLOAD_MAX_SIZE bytes of parts until it completes or
+    expires, so without a cap one account could fill the disk by starting uploads it never ends.
+    Locking the owner's row makes concurrent creations by one user count one after another, so
+    they cannot all slip under the cap together. Expired ones do not count: they are dead.
+    """
+    limit = settings.UPLOAD_MAX_ACTIVE_PER_USER
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    unfinished = Upload.objects.filter(
+        owner=owner, completed_at__isnull=True, expires_at__gt=timezone.now()
+    ).count()
+    if unfinished >= limit:
+        raise UploadLimitReached(
+            f"You already have {unfinished} unfinished uploads (at most {limit} at a time). Finish "
+            f"one, or cancel one you no longer need (DELETE its URL), then start this upload; an "
+            f"unfinished upload also expires {settings.UPLOAD_EXPIRY_HOURS} hours after its last part."
+        )
 
 
 def upload_get(*, user, upload_id: str | uuid.UUID) -> Upload:
@@ -215,7 +243,7 @@ def upload_append(*, upload: Upload, offset: int, body: IO[bytes], size: int) ->
         return upload
 
     part = _BodyPart(body, size)
-    name = default_storage.save(f"{_parts_prefix(upload)}/{offset:016d}.part", part)
+    name = storage_save_or_full(default_storage, f"{_parts_prefix(upload)}/{offset:016d}.part", part)
     if part.received != size:
         default_storage.delete(name)
         raise UploadInvalid(
@@ -292,8 +320,9 @@ def _upload_assemble(*, upload_id: uuid.UUID) -> None:
         parts = list(upload.parts.order_by("offset"))
         if sum(part.size for part in parts) != upload.length:
             raise UploadInvalid("The upload's parts do not add up to its length; start it again.")
-        stored_name = default_storage.save(
-            _assembled_name(upload), _ConcatenatedParts([part.name for part in parts], upload.length)
+        stored_name = storage_save_or_full(
+            default_storage, _assembled_name(upload),
+            _ConcatenatedParts([part.name for part in parts], upload.length),
         )
         now = timezone.now()
         Upload.objects.filter(pk=upload.pk).update(

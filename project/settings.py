@@ -259,6 +259,10 @@ def _redis_kwargs(url: str) -> dict:
 
 
 EVENTSTREAM_REDIS = _redis_kwargs(REDIS_URL)
+# Progress events are best effort: with Redis down, fail each publish at once instead of waiting
+# out redis-py's default retries (~4 s per event, which stalled imports 20-fold during an outage;
+# tests/faults/test_redis_outage.py).
+EVENTSTREAM_REDIS.update(retry=None, socket_connect_timeout=2)
 # Events are kept in the database so a reconnecting client can replay what it missed.
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
 EVENTSTREAM_CHANNELMANAGER_CLASS = "importer.events.ImportChannelManager"
@@ -304,3 +308,44 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _PRODUCTION)
+
+# --- Caches and throttling (owned by security; see api/throttling.py) ---------------------------
+# Throttle counters must be shared by every web process and survive a restart, so they live in
+# Redis. Keys carry a per-environment prefix (by default the database name, like the events
+# namespace), so a test run and a dev server on one Redis never share counters; the test session
+# sets CACHE_KEY_PREFIX to its own value (tests/support/session_env.py).
+CACHE_URL = env_str("CACHE_URL", REDIS_URL)
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "") or f"product-import:{DATABASES['default']['NAME']}"
+# A cache that does not answer must not hang requests: fail fast (the throttle then lets them in).
+_CACHE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": _CACHE_OPTIONS,
+    },
+    # Its own alias, so clearing or re-pointing the general cache never resets rate limits.
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": f"{CACHE_KEY_PREFIX}:throttle",
+        "OPTIONS": _CACHE_OPTIONS,
+    },
+}
+# Rates are "<requests>/<sec|min|hour|day>". Login counts per client address (session login and
+# token exchange together); uploads count per user, per started transfer (tus creation or a direct
+# file import), never per resumable-upload part.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "login": env_str("THROTTLE_LOGIN_RATE", "10/min"),
+    "upload": env_str("THROTTLE_UPLOAD_RATE", "60/hour"),
+}
+# How many reverse proxies in front append to X-Forwarded-For: the client address for throttling
+# is taken that many hops back. 0 (no proxy) uses the connection's address and ignores the
+# header, which a client could otherwise forge to dodge the login limit. Behind one nginx: 1.
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("THROTTLE_NUM_PROXIES", 0)
+
+# --- Upload limits per user (issue 5, security; added by the bad-input/upload-limits work) -------
+# Each unfinished resumable upload can hold up to UPLOAD_MAX_SIZE bytes on disk until it finishes
+# or expires; a user starting more than this many at once gets 429 on POST /api/uploads/.
+UPLOAD_MAX_ACTIVE_PER_USER = env_int("UPLOAD_MAX_ACTIVE_PER_USER", 10)

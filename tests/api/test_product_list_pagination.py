@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from catalog import selectors
@@ -66,3 +68,23 @@ def test_the_last_page_in_descending_order_ends_with_the_first_product(alice_cli
     first = Product.objects.order_by("id").first()
     assert body["results"][-1]["id"] == first.id
     assert len(body["results"]) == 120 - 2 * 50
+
+
+@pytest.mark.parametrize("value", ["k", "U-", "-0"])
+def test_one_and_two_character_sku_filters_match_in_any_case(alice_client, catalogue, value):
+    Product.objects.create(sku="x.k+1", name="Dots and plus")
+    expected = sorted(p.id for p in Product.objects.all() if value.lower() in p.sku.lower())
+    count, ids = all_ids(alice_client, f"sku={quote(value)}")
+    assert (count, ids) == (len(expected), expected)
+
+
+@pytest.mark.parametrize("value", [".", "+1", "ak"])
+def test_short_searches_treat_the_text_literally(alice_client, catalogue, value):
+    Product.objects.create(sku="x.k+1", name="Dots and plus")
+    Product.objects.create(sku="OAK-9", name="Oaken")
+    expected = sorted(
+        p.id for p in Product.objects.all()
+        if any(value.lower() in text.lower() for text in (p.sku, p.name, p.description))
+    )
+    count, ids = all_ids(alice_client, f"search={quote(value)}")
+    assert (count, ids) == (len(expected), expected)

@@ -1,8 +1,9 @@
 """Import benchmark: the engine through a real Celery worker against a bare COPY + upsert.
 
 Run it as ``python -m tests.benchmarks.bench_import --rows 1000000 --repeat 3`` (or ``make bench``).
-It creates a throw-away database (``pi_bench`` by default; the name must start with ``pi_bench``),
-migrates it, and drops it at the end; no other database is touched.
+It creates a throw-away database (``pi_bench_<random>`` by default; a given name must start with
+``pi_bench`` and must not exist yet), migrates it, and drops it at the end; no other database is
+touched, and two runs at once do not meet.
 
 In one run, on a generated CSV (csvgen: ~5% case-variant duplicate SKUs, multi-line quoted
 descriptions, non-ASCII text) it measures, for each repeat:
@@ -67,7 +68,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bulk-rows", type=int, default=100_000, help="rows for bulk_create")
     parser.add_argument("--chunk-size", type=int, default=None,
                         help="IMPORT_CHUNK_SIZE for the worker (default: the settings' default)")
-    parser.add_argument("--database", default=DB_PREFIX, help="throw-away database name (pi_bench…)")
+    parser.add_argument("--database", default=f"{DB_PREFIX}_{uuid.uuid4().hex[:8]}",
+                        help="throw-away database to create and drop (pi_bench…; must not exist)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL without database name")
     parser.add_argument("--keep-files", action="store_true", help="keep the generated CSVs")
@@ -396,8 +398,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     workdir = Path(tempfile.mkdtemp(prefix="pi-bench-"))
     _configure_environment(args, workdir)
-    _admin_execute(args, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
-    _admin_execute(args, "CREATE DATABASE {}")
+    try:
+        _admin_execute(args, "CREATE DATABASE {}")
+    except Exception as exc:  # noqa: BLE001 - never drop a database this run did not create
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"Cannot create database {args.database!r} ({exc}). Pick another --database.", file=sys.stderr)
+        return 2
     worker = None
     recorder = None
     try:

@@ -75,6 +75,8 @@ def _configure_environment(args: argparse.Namespace, workdir: Path) -> None:
     # Production settings: with DEBUG on, Django records every query, which a real server does not.
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SECRET_KEY", f"benchmark-only-{uuid.uuid4().hex}")
+    # Plain HTTP on loopback, as behind a TLS-terminating proxy.
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from tests.support.processes import ROOT, start_daphne, start_worker
@@ -60,20 +61,27 @@ def browser_context_args(browser_context_args) -> dict:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 860}, "locale": "en-US"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def services(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
     """A daphne server and a Celery worker on the test database, shared by the browser tests.
 
-    Started once per session (a worker takes seconds to start on a busy machine). Each test's
-    ``transactional_db`` empties the tables afterwards; the processes just see an empty database.
+    Started once for this package (a worker takes seconds to start on a busy machine) and
+    stopped when its last test ends, with a queue of their own: a worker left running would
+    take later tests' jobs with this package's MEDIA_ROOT. Each test's ``transactional_db``
+    empties the tables afterwards; the processes just see an empty database.
     Returns daphne's base URL.
     """
     logs = tmp_path_factory.mktemp("browser-logs")
     media = str(tmp_path_factory.mktemp("browser-media"))
+    env = {
+        "IMPORT_CHUNK_SIZE": IMPORT_CHUNK_SIZE,
+        "MEDIA_ROOT": media,
+        "CELERY_TASK_DEFAULT_QUEUE": f"{settings.CELERY_TASK_DEFAULT_QUEUE}-browser",
+    }
     with django_db_blocker.unblock():
-        worker = start_worker(log_dir=logs, IMPORT_CHUNK_SIZE=IMPORT_CHUNK_SIZE, MEDIA_ROOT=media)
+        worker = start_worker(log_dir=logs, **env)
         try:
-            server, url = start_daphne(log_dir=logs, MEDIA_ROOT=media, IMPORT_CHUNK_SIZE=IMPORT_CHUNK_SIZE)
+            server, url = start_daphne(log_dir=logs, **env)
         except BaseException:
             worker.stop()
             raise

@@ -13,3 +13,10 @@ os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"product-import-test-{uuid.uuid4().he
 # The test process needs no connection pool (pytest-django switches databases under it);
 # the daphne processes the end-to-end tests start turn it back on.
 os.environ.setdefault("DATABASE_POOL", "false")
+# Rate limits (api/throttling.py): the suite signs in and uploads far more often than a person,
+# so its limits are generous; tests/security/test_throttling.py sets tight ones itself. Its own
+# cache prefix keeps its counters apart from a dev server's and other test runs' (daphne and
+# workers started by the tests inherit both).
+os.environ.setdefault("THROTTLE_LOGIN_RATE", "100000/min")
+os.environ.setdefault("THROTTLE_UPLOAD_RATE", "100000/min")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"product-import-test-{uuid.uuid4().hex[:8]}")

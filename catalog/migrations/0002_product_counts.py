@@ -3,9 +3,6 @@
 See ``catalog.models.ProductCountBlock`` and ``catalog.selectors`` for why they exist.
 """
 
-import django.contrib.postgres.indexes
-import django.db.models.functions.text
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
 BLOCK_SIZE = 10_000  # catalog.models.COUNT_BLOCK_SIZE when this migration was written; fixed here.
@@ -87,8 +84,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # pg_trgm is a trusted extension: a database owner may create it without superuser.
-        TrigramExtension(),
         migrations.CreateModel(
             name='ProductCountBlock',
             fields=[
@@ -102,18 +97,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(CREATE_TRIGGERS, DROP_TRIGGERS),
-        migrations.AddIndex(
-            model_name='product',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('sku'), name='gin_trgm_ops'), name='catalog_product_sku_trgm'),
-        ),
-        migrations.AddIndex(
-            model_name='product',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('name'), name='gin_trgm_ops'), name='catalog_product_name_trgm'),
-        ),
-        migrations.AddIndex(
-            model_name='product',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('description'), name='gin_trgm_ops'), name='catalog_product_desc_trgm'),
-        ),
         migrations.AddIndex(
             model_name='product',
             index=models.Index(fields=['is_active', 'id'], name='catalog_product_active_id'),

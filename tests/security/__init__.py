@@ -1,0 +1,1 @@
+"""Security tests: who may do what, rate limits, hostile input, production settings."""
