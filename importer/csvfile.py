@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -147,6 +147,14 @@ def sniff(head: bytes, *, encoding: str) -> None:
             "The file is UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8 "
             "(comma delimited)' and upload it again."
         )
+    if b"\r" in head and b"\n" not in head:
+        # Lines ended by CR alone (classic Mac OS, Excel's "CSV (Macintosh)"): the reader splits
+        # lines on LF, so the whole file would be one line that csv cannot read.
+        raise FileRejected(
+            "The file's lines end with a carriage return only (the old Mac format). Save it as "
+            "'CSV UTF-8 (comma delimited)', or with Windows (CRLF) or Unix (LF) line endings, and "
+            "upload it again."
+        )
     if b"\x00" in head:
         if _looks_like_utf16(head):
             # Without a BOM, UTF-16 is recognisable only by its pattern: ASCII characters (the
@@ -205,7 +213,11 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
         offset += len(more)
         line += 1
         text += more.decode(encoding, errors="replace")
-    records = list(csv.reader([text]))
+    try:
+        records = list(csv.reader([text]))
+    except csv.Error as exc:
+        # Found by the bad-input corpus: left alone, this failed the job as "unexpected error".
+        raise FileRejected(f"The header row {csv_error_reason(exc)}.") from None
     header = records[0] if records else []
     names = [name.strip().lower() for name in header]
 
@@ -238,6 +250,20 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
     )
 
 
+def csv_error_reason(exc: csv.Error) -> str:
+    """Why ``csv`` could not read a record, worded for the person who made the file.
+
+    Python's own message for a bare carriage return mentions "universal-newline mode", which
+    means nothing to them.
+    """
+    if "new-line character seen in unquoted field" in str(exc):
+        return (
+            "could not be read as CSV: it has a line break (a carriage return) inside a field "
+            "that is not in double quotes"
+        )
+    return f"could not be read as CSV: {exc}"
+
+
 def _open_quote(text: str) -> bool:
     return text.count('"') % 2 == 1
 
@@ -251,21 +277,33 @@ def _raw_lines(file: BinaryIO) -> Iterator[bytes]:
     return iter(file.readline, b"")
 
 
-def count_records(file: BinaryIO, *, start_offset: int) -> int:
+COUNT_REPORT_BYTES = 16 * 1024 * 1024
+
+
+def count_records(
+    file: BinaryIO, *, start_offset: int, on_progress: Callable[[int], None] | None = None
+) -> int:
     """Count the data records after ``start_offset`` without parsing them.
 
     Quote parity per line tells whether a newline ends a record or sits inside a quoted field;
     blank lines are not records. Fast enough (~1 s per million lines) to give a real total
-    before the import starts.
+    before the import starts; ``on_progress(offset)`` is called every 16 MiB so a very large
+    file still shows signs of life while it is counted.
     """
     file.seek(start_offset)
     records = 0
     in_quotes = False
+    offset = start_offset
+    next_report = offset + COUNT_REPORT_BYTES
     for raw in _raw_lines(file):
+        offset += len(raw)
         if raw.count(b'"') & 1:
             in_quotes = not in_quotes
         if not in_quotes and raw.strip(b"\r\n"):
             records += 1
+        if on_progress is not None and offset >= next_report:
+            next_report = offset + COUNT_REPORT_BYTES
+            on_progress(offset)
     file.seek(start_offset)
     return records
 
@@ -324,7 +362,12 @@ class RowReader:
         self._exhausted = True
 
     def chunks(self, chunk_size: int) -> Iterator[Chunk]:
-        """Yield chunks of up to ``chunk_size`` records until the file ends."""
+        """Yield chunks of up to ``chunk_size`` records until the file ends.
+
+        ``self.chunk_rows``, when set, lowers the size of the chunks still to come: the pipeline
+        uses it to keep each chunk's commit about a second apart on a slow or busy machine.
+        """
+        self.chunk_rows = chunk_size
         layout = self._layout
         sku_i, name_i, desc_i = layout.sku_index, layout.name_index, layout.description_index
         field_count = layout.field_count
@@ -342,7 +385,7 @@ class RowReader:
             except csv.Error as exc:
                 start = base_line + previous_end + 1
                 previous_end = reader.line_num
-                errors.append(RowError(start, "", f"could not be read as CSV: {exc}"))
+                errors.append(RowError(start, "", csv_error_reason(exc)))
                 record = None
             else:
                 start = base_line + previous_end + 1
@@ -378,7 +421,7 @@ class RowReader:
                         add_row(start, sku, name, description)
                     else:
                         errors.append(RowError(start, sku[:SKU_MAX_LENGTH], reason))
-            if chunk.row_count + len(errors) >= chunk_size or len(chunk.copy_data) >= MAX_CHUNK_BYTES:
+            if chunk.row_count + len(errors) >= self.chunk_rows or len(chunk.copy_data) >= MAX_CHUNK_BYTES:
                 yield chunk.seal(end_offset=self._offset, end_line=base_line + previous_end)
                 chunk = Chunk()
                 add_row, errors = chunk.add_row, chunk.errors

@@ -21,6 +21,10 @@ from importer.csvfile import CsvLayout, FileRejected, RowError, RowReader, count
 from importer.upsert import merge_staged
 
 FIRST_ERRORS_KEPT = 100
+# Chunks shrink (never grow past chunk_size) so that each commits about this often: progress stays
+# live on a slow or busy machine, and the per-chunk cost of a commit stays negligible.
+TARGET_CHUNK_SECONDS = 1.0
+MIN_CHUNK_ROWS = 1000
 _T = TypeVar("_T")
 _DONE = object()
 
@@ -65,7 +69,7 @@ class ImportObserver:
     """Receives the pipeline's progress. The default does nothing; subclasses override."""
 
     def counting(self, progress: ImportProgress) -> None:
-        """The total row count is about to be computed."""
+        """The total row count is being computed; called at the start and every 16 MiB read."""
 
     def started(self, progress: ImportProgress) -> None:
         """Rows are about to be imported; ``progress.total_rows`` is known."""
@@ -105,7 +109,12 @@ def import_csv(
         progress = replace(progress, offset=layout.data_offset, line=layout.data_line)
     if progress.total_rows is None:
         observer.counting(progress)
-        total = progress.processed_rows + count_records(file, start_offset=progress.offset)
+        counted_from = progress
+        total = progress.processed_rows + count_records(
+            file,
+            start_offset=progress.offset,
+            on_progress=lambda offset: observer.counting(replace(counted_from, offset=offset)),
+        )
         progress = replace(progress, total_rows=total)
     observer.started(progress)
 
@@ -114,7 +123,9 @@ def import_csv(
     )
     first_errors: list[RowError] = []
     error_count = 0
+    smallest_chunk = min(chunk_size, MIN_CHUNK_ROWS)
     for chunk in _read_ahead(reader.chunks(chunk_size)):
+        chunk_started = time.monotonic()
         with transaction.atomic():
             counts = merge_staged(chunk.copy_data, row_count=chunk.row_count)
             processed = progress.processed_rows + chunk.record_count
@@ -132,6 +143,8 @@ def import_csv(
             )
             observer.chunk_written(progress, chunk.errors)
         observer.chunk_committed(progress)
+        rows_per_second = chunk.record_count / max(time.monotonic() - chunk_started, 1e-3)
+        reader.chunk_rows = max(smallest_chunk, min(chunk_size, int(rows_per_second * TARGET_CHUNK_SECONDS)))
         error_count += len(chunk.errors)
         if len(first_errors) < FIRST_ERRORS_KEPT:
             first_errors.extend(chunk.errors[: FIRST_ERRORS_KEPT - len(first_errors)])

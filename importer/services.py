@@ -235,7 +235,8 @@ class _JobObserver(ImportObserver):
         self.session = session
 
     def counting(self, progress: ImportProgress) -> None:
-        self._save_phase(ImportPhase.COUNTING, "Counting rows…", progress)
+        counted = f" ({progress.percent}% of the file read)" if progress.percent else ""
+        self._save_phase(ImportPhase.COUNTING, f"Counting rows…{counted}", progress)
 
     def started(self, progress: ImportProgress) -> None:
         done = f" Resuming after row {progress.processed_rows:,}." if progress.processed_rows else ""

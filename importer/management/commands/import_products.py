@@ -23,7 +23,8 @@ class _ProgressBar(ImportObserver):
         self.last_decile = -1
 
     def counting(self, progress: ImportProgress) -> None:
-        self.stream.write("Counting rows…\n")
+        if not progress.percent:
+            self.stream.write("Counting rows…\n")
 
     def started(self, progress: ImportProgress) -> None:
         self.stream.write(f"Importing {progress.total_rows:,} rows\n")
