@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.contrib.auth import login, logout
 from django.db import transaction
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
@@ -24,7 +24,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import CredentialsSerializer, CsrfTokenSerializer, TokenSerializer, UserSerializer
+from api.serializers import (
+    CredentialsSerializer,
+    CsrfTokenSerializer,
+    ErrorSerializer,
+    TokenSerializer,
+    UserSerializer,
+)
 from api.throttling import LoginRateThrottle
 
 
@@ -66,7 +72,13 @@ class LoginView(APIView):
         # See the module docstring: login is CSRF-checked although the user is anonymous.
         SessionAuthentication().enforce_csrf(request)
 
-    @extend_schema(request=CredentialsSerializer, responses=UserSerializer, tags=["auth"])
+    @extend_schema(
+        request=CredentialsSerializer,
+        # 403 is documented by hand: the view is public, but login is CSRF-checked (see above).
+        responses={200: UserSerializer,
+                   403: OpenApiResponse(ErrorSerializer, description="The CSRF token is missing or wrong.")},
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         serializer = CredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

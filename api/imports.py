@@ -148,6 +148,8 @@ class ImportJobViewSet(
             413: OpenApiResponse(
                 ErrorSerializer, description="The file is too large for one request: use /api/uploads/."
             ),
+            # By hand: only a posted file is throttled (get_throttles), which the schema cannot see.
+            429: OpenApiResponse(ErrorSerializer, description="Too many uploads started; see Retry-After."),
         },
         description=(
             "Start an import: either a multipart `file` (small files, up to "

@@ -12,7 +12,8 @@ fuzz in tests/security/test_fuzz_api.py found them). Every error has the same sh
 - 415 when there is a request body (an unsupported Content-Type);
 - 429 when the view is throttled (``api.throttling``).
 
-A view's own ``@extend_schema(responses=...)`` entry for a status wins over these.
+A view may name further errors that all its operations can give in ``error_responses``
+(``{412: "why"}``). A view's own ``@extend_schema(responses=...)`` entry for a status wins.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ class ApiAutoSchema(AutoSchema):
             return None
         responses = operation.setdefault("responses", {})
         error = self.resolve_serializer(ErrorSerializer, "response").ref
-        for code in self._error_statuses(operation):
+        descriptions = {code: DESCRIPTIONS[code] for code in self._error_statuses(operation)}
+        descriptions.update({str(code): text for code, text in getattr(self.view, "error_responses", {}).items()})
+        for code, description in descriptions.items():
             responses.setdefault(code, {
-                "description": DESCRIPTIONS[code],
+                "description": description,
                 "content": {"application/json": {"schema": error}},
             })
         return operation

@@ -146,6 +146,9 @@ def _non_negative_int_header(request: Request, name: str) -> int | None:
 class TusView(APIView):
     """Shared protocol plumbing: version check, tus headers on every answer, errors to statuses."""
 
+    # Added to every tus operation's documented answers by api.schema.ApiAutoSchema.
+    error_responses = {412: "Tus-Resumable is missing or names a tus version other than 1.0.0."}
+
     def get_permissions(self):
         # OPTIONS is capability discovery (and a browser's CORS preflight, which has no
         # credentials); it reveals nothing about anyone's uploads.

@@ -5,7 +5,7 @@ The HTTP side (the tus 1.0 protocol) lives in ``api/tus.py``; this module knows 
 Storage design. Everything goes through Django's storage API (``default_storage``), so a shared
 backend can serve several web processes or machines:
 
-* each PATCH body is saved as its own part object, ``uploads/<id>/<offset>.part``, streamed from
+* each PATCH body is saved as its own part object, ``uploads/<id>/<offset>-<random>.part``, streamed from
   the request in small pieces, and recorded as an ``UploadPart`` row;
 * the upload's ``offset`` then moves forward by a compare-and-set UPDATE, so two requests racing
   for the same offset cannot both win: the loser deletes its part and is told the real offset;
@@ -243,7 +243,11 @@ def upload_append(*, upload: Upload, offset: int, body: IO[bytes], size: int) ->
         return upload
 
     part = _BodyPart(body, size)
-    name = storage_save_or_full(default_storage, f"{_parts_prefix(upload)}/{offset:016d}.part", part)
+    # A name of this request's own (two requests may race for one offset): if the disk fills up,
+    # storage_save_or_full deletes the partial part by name and must not hit the other's.
+    name = storage_save_or_full(
+        default_storage, f"{_parts_prefix(upload)}/{offset:016d}-{uuid.uuid4().hex[:12]}.part", part
+    )
     if part.received != size:
         default_storage.delete(name)
         raise UploadInvalid(

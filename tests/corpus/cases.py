@@ -251,6 +251,23 @@ CASES: list[CorpusCase] = [
                     (6, "name is empty"), (7, "SKU is empty")],
         products=_products([("FC-1", "Fine", "ok"), ("FC-5", "Also fine", "ok")]),
     ),
+    CorpusCase(
+        # Classic Mac OS line endings. Found by this corpus: the job failed as "unexpected error".
+        "cr_only_line_endings", "mac_cr_only.csv",
+        _text("sku,name,description\rMAC-1,Macintosh,CR only\rMAC-2,Second,row\r"),
+        FAILED, "carriage return only",
+    ),
+    CorpusCase(
+        "bare_cr_in_header", "header_bare_cr.csv", _text("sku,na\rme,description\nCR-1,a,b\n"),
+        FAILED, "The header row could not be read as CSV",
+    ),
+    CorpusCase(
+        "bare_cr_in_unquoted_field", "bare_cr.csv",
+        _text(HEADER + "CR-1,Fine,ok\nCR-2,Bare\rreturn,x\nCR-3,\"Quoted\rreturn\",is fine\n"),
+        COMPLETED, "Imported",
+        row_errors=[(3, "line break (a carriage return) inside a field that is not in double quotes")],
+        products=_products([("CR-1", "Fine", "ok"), ("CR-3", "Quoted\rreturn", "is fine")]),
+    ),
     CorpusCase("duplicate_headers", "duplicate_headers.csv",
                _text("sku,name,SKU,description\nDUP-1,Dup,DUP-1,x\n"),
                FAILED, "'sku' more than once"),

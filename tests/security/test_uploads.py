@@ -108,6 +108,12 @@ def test_upload_cap_is_per_user(cap_of_two, alice, bob):
     assert create(bob, 100).status_code == 201
 
 
+def test_upload_cap_applies_to_a_signed_in_browser_session(cap_of_two, user):
+    browser = APIClient()
+    browser.force_login(user)
+    assert [create(browser, 100).status_code for _ in range(3)] == [201, 201, 429]
+
+
 def test_cancelling_an_unfinished_upload_frees_a_place_under_the_cap(cap_of_two, alice):
     first = create(alice, 100)["Location"]
     create(alice, 100)
