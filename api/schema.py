@@ -46,7 +46,8 @@ class ApiAutoSchema(AutoSchema):
         responses = operation.setdefault("responses", {})
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         descriptions = {code: DESCRIPTIONS[code] for code in self._error_statuses(operation)}
-        descriptions.update({str(code): text for code, text in getattr(self.view, "error_responses", {}).items()})
+        extra = getattr(self.view, "error_responses", {})
+        descriptions.update({str(code): text for code, text in extra.items()})
         for code, description in descriptions.items():
             responses.setdefault(code, {
                 "description": description,

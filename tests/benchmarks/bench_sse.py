@@ -68,6 +68,12 @@ class Subscriber:
         self.ended = False
         self.error: str | None = None
 
+    def on_job(self, payload: dict) -> None:
+        """Record when a benchmark event arrived (bench_load's subscribers record real ones too)."""
+        sent = payload.get("bench")
+        if sent:
+            self.received.setdefault(sent["seq"], time.time() - sent["at"])
+
     async def run(self, session, url: str, headers: dict[str, str], open_slots: asyncio.Semaphore) -> None:
         import aiohttp
 
@@ -94,9 +100,7 @@ class Subscriber:
                             self.opened.set()
                             open_slots.release()
                             released = True
-                        sent = json.loads("\n".join(data)).get("bench")
-                        if sent:
-                            self.received.setdefault(sent["seq"], time.time() - sent["at"])
+                        self.on_job(json.loads("\n".join(data)))
                     elif event == "stream-end":
                         self.ended = True
                     event, data = "", []

@@ -114,7 +114,8 @@ TABLE: list[Row] = [
     row("POST", "api/products/", "/api/products/", *signed_in(201), data=PRODUCT),
     row("GET", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200)),
     row("PUT", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200), data=PRODUCT),
-    row("PATCH", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200), data={"is_active": False}),
+    row("PATCH", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200),
+        data={"is_active": False}),
     row("DELETE", "api/products/<pk>/", "/api/products/{product}/", *signed_in(204)),
     row("GET", "api/imports/", "/api/imports/", *signed_in(200)),
     row("POST", "api/imports/", "/api/imports/", *signed_in(201), data="file", format="multipart"),
@@ -173,7 +174,8 @@ def routes_and_methods() -> set[tuple[str, str]]:
                            if not (m == "head" and action == callback.actions.get("get"))}
             else:
                 assert view_class is not None, f"{route}: not a class-based view; add it by hand"
-                methods = {m for m in view_class.http_method_names if m != "options" and hasattr(view_class, m)}
+                methods = {m for m in view_class.http_method_names
+                           if m != "options" and hasattr(view_class, m)}
                 if _custom_options(view_class):
                     methods.add("options")
             found.update((method.upper(), route) for method in methods)

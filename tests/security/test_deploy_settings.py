@@ -46,7 +46,9 @@ print(json.dumps({
 
 
 def production_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SECURE_", "SESSION_", "CSRF_"))}
+    # Any security override in the caller's environment would hide what the defaults do.
+    overrides = ("SECURE_", "SESSION_", "CSRF_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(overrides)}
     env.update(
         DJANGO_SETTINGS_MODULE="project.settings",
         DJANGO_DEBUG="false",

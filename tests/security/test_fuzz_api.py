@@ -16,6 +16,8 @@ Left out, and why:
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import schemathesis
 from django.core.files.base import ContentFile
@@ -31,6 +33,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from catalog.models import Product
 from importer.services import import_job_create
 from importer.uploads import upload_create
+from tests.support.processes import running_daphne
 
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -107,4 +110,32 @@ def test_api_operation_honours_its_schema(case, staff_token, existing):
     # /healthz documents its 503 ("no worker is running", which is true here): any other 5xx
     # still fails its schema checks, since 503 is the only one documented.
     checks = CHECKS[1:] if case.path == "/healthz" else CHECKS
-    r = case.call_and_validate(headers={"Authorization": f"Token {key}"}, checks=checks); print("DBG", case.method, case.path, case.path_parameters, r.status_code)
+    case.call_and_validate(headers={"Authorization": f"Token {key}"}, checks=checks)
+
+
+# --- Found while fuzzing: NUL bytes in credentials ------------------------------------------------
+
+
+def _status_line(url: str, header: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /api/auth/me/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header
+                     + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("header", [b"Authorization: Token ab\x00cd", b"Cookie: sessionid=abcdefgh\x00ijk"])
+def test_nul_bytes_in_credentials_are_refused_by_the_server_before_django(
+    header, transactional_db, process_logs
+):
+    # Through Django's WSGI handler a NUL in a token or session key reaches PostgreSQL, which
+    # raises ("text fields cannot contain NUL") and the request fails with 500. The product is
+    # served by daphne only (WSGI_APPLICATION is None), whose HTTP parser answers such a header
+    # with 400 before Django runs; this pins that down.
+    with running_daphne(process_logs) as (_, url):
+        assert _status_line(url, header) == b"HTTP/1.1 400 Bad Request"

@@ -73,7 +73,8 @@ def token_client(user) -> APIClient:
 
 def start_upload(client: APIClient, length: int = 10):
     metadata = f"filename {base64.b64encode(b'p.csv').decode()}"
-    return client.post("/api/uploads/", headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata})
+    headers = {**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata}
+    return client.post("/api/uploads/", headers=headers)
 
 
 def assert_throttled(response, *, mentions: str, longest_wait: int) -> None:
@@ -226,7 +227,8 @@ def test_counters_are_shared_with_another_web_process_through_redis(
     for _ in range(3):
         assert client.post("/api/auth/login/", WRONG).status_code == 400
     # A real daphne with the same namespace and rate: its first attempt is already over the limit.
-    with running_daphne(process_logs, CACHE_KEY_PREFIX=throttle_prefix, THROTTLE_LOGIN_RATE="3/day") as (_, url):
+    env = {"CACHE_KEY_PREFIX": throttle_prefix, "THROTTLE_LOGIN_RATE": "3/day"}
+    with running_daphne(process_logs, **env) as (_, url):
         response = requests.post(f"{url}/api/auth/token/", json=WRONG, timeout=30)
     assert response.status_code == 429, response.text
     assert response.json()["code"] == "throttled"
