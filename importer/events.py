@@ -141,8 +141,8 @@ class JobEventBacklog:
 def import_job_events_since(*, job_id: int, after: int | None) -> JobEventBacklog:
     """The events of a job's channel after id ``after``, or its current state if ``after`` is None.
 
-    - A finished job answers with its final state only (from the job row, which is authoritative
-      even if its last event was never published).
+    - A finished job answers with its final state (from the job row, which is authoritative even
+      if its last event was never published), preceded by the events after ``after`` if given.
     - Otherwise the current state is the latest logged event, not the job row: the row may already
       hold a chunk whose event is still on its way, and sending it under an older id would make
       that event arrive afterwards and progress appear to go backwards.
@@ -159,7 +159,16 @@ def import_job_events_since(*, job_id: int, after: int | None) -> JobEventBacklo
     if job is None:
         return JobEventBacklog(events=[], finished=True)
     if job.is_finished:
-        return JobEventBacklog(events=[JobEvent(current_id, _json(import_job_payload(job)))], finished=True)
+        final = JobEvent(current_id, _json(import_job_payload(job)))
+        if after is not None and after < current_id:
+            # A client reconnecting after the job ended still gets every state it missed, in
+            # order; the row stands in for the last logged event (its final state).
+            replayed = _replay(storage, channel, after=after)
+            if replayed:
+                return JobEventBacklog(
+                    events=[event for event in replayed if event.id < current_id] + [final], finished=True
+                )
+        return JobEventBacklog(events=[final], finished=True)
 
     if after is not None and after <= current_id:
         replayed = _replay(storage, channel, after=after)

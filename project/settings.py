@@ -288,7 +288,7 @@ UPLOAD_MAX_SIZE = env_int("UPLOAD_MAX_SIZE", 5 * 1024 * 1024 * 1024)
 # takes it over); `uploads_expire_stale()` then deletes its stored parts and file.
 UPLOAD_EXPIRY_HOURS = env_int("UPLOAD_EXPIRY_HOURS", 24)
 
-# --- Production security (owned by ops; defaults change with DJANGO_DEBUG) ---------------------
+# --- Production security (defaults change with DJANGO_DEBUG) ------------------------------------
 # With DEBUG off every default below is the safe one and `manage.py check --deploy` is clean;
 # each can be overridden by its environment variable. Behind a proxy that terminates TLS, set
 # SECURE_PROXY_SSL_HEADER (e.g. "HTTP_X_FORWARDED_PROTO,https") so Django knows the request was
@@ -314,7 +314,7 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION e
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _PRODUCTION)
 
-# --- Caches and throttling (owned by security; see api/throttling.py) ---------------------------
+# --- Caches and throttling (see api/throttling.py) ----------------------------------------------
 # Throttle counters must be shared by every web process and survive a restart, so they live in
 # Redis. Keys carry a per-environment prefix (by default the database name, like the events
 # namespace), so a test run and a dev server on one Redis never share counters; the test session
@@ -350,7 +350,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 # header, which a client could otherwise forge to dodge the login limit. Behind one nginx: 1.
 REST_FRAMEWORK["NUM_PROXIES"] = env_int("THROTTLE_NUM_PROXIES", 0)
 
-# --- Upload limits per user (issue 5, security; added by the bad-input/upload-limits work) -------
+# --- Upload limits per user ---------------------------------------------------------------------
 # Each unfinished resumable upload can hold up to UPLOAD_MAX_SIZE bytes on disk until it finishes
 # or expires; a user starting more than this many at once gets 429 on POST /api/uploads/.
 UPLOAD_MAX_ACTIVE_PER_USER = env_int("UPLOAD_MAX_ACTIVE_PER_USER", 10)

@@ -46,8 +46,9 @@ print(json.dumps({
 
 
 def production_env() -> dict[str, str]:
-    # Any security override in the caller's environment would hide what the defaults do.
-    overrides = ("SECURE_", "SESSION_", "CSRF_")
+    # Any security override in the caller's environment would hide what the defaults do, and the
+    # browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process, which production never has.
+    overrides = ("SECURE_", "SESSION_", "CSRF_", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {key: value for key, value in os.environ.items() if not key.startswith(overrides)}
     env.update(
         DJANGO_SETTINGS_MODULE="project.settings",

@@ -37,6 +37,9 @@ def test_database_url() -> str:
 def service_env(**overrides: str) -> dict[str, str]:
     """Environment for a child process that must see the same world as the test process."""
     env = dict(os.environ)
+    # Set in this process for Playwright's event loop (tests/browser); a server must run with
+    # Django's async-safety checks on, as in production.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(
         DATABASE_URL=test_database_url(),
         CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
