@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet, Value
+from django.db.models import QuerySet, Sum, Value
 from django.db.models.expressions import Col
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
 from django.db.models.sql.where import AND
 
@@ -110,10 +110,7 @@ def product_total(*, is_active: bool | None = None) -> int:
     Reads the count blocks that triggers keep in step with every write, instead of counting a
     million rows (~100-400 ms each time on this machine).
     """
-    with connection.cursor() as cursor:
-        where, params = ("", []) if is_active is None else ("WHERE is_active = %s", [is_active])
-        cursor.execute(f"SELECT coalesce(sum(products), 0) FROM {ProductCountBlock._meta.db_table} {where}", params)
-        return int(cursor.fetchone()[0])
+    return _blocks(is_active).aggregate(total=Coalesce(Sum("products"), 0))["total"]
 
 
 def product_count(*, products: QuerySet[Product]) -> ProductCount:

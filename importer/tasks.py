@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
@@ -14,10 +13,7 @@ logger = logging.getLogger(__name__)
 
 # A lost database connection (a restart, a failover) is worth retrying: the job resumes from its
 # last committed chunk. Anything else is a bug or a bad file, and retrying will not help.
-# psycopg's own classes too: the COPY into the staging table goes through psycopg's cursor.copy(),
-# which Django does not wrap, so a connection killed mid-COPY raises psycopg.OperationalError
-# (e.g. AdminShutdown) rather than Django's.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 @shared_task(

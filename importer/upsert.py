@@ -43,7 +43,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS importer_staging (
     sku text NOT NULL,
     name text NOT NULL,
     description text NOT NULL
-) ON COMMIT DELETE ROWS
+)
 """
 
 # The last row of the chunk wins for each SKU (ORDER BY … line DESC). Rows identical to what is
@@ -105,11 +105,14 @@ def merge_staged(data: bytes | bytearray, *, row_count: int) -> MergeCounts:
         return MergeCounts(0, 0, 0)
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_STAGING)
-        # ON COMMIT DELETE ROWS empties the table only at commit: a caller that merges several
-        # chunks inside one outer transaction (transaction.atomic around the import, as in tests)
-        # would otherwise merge every earlier chunk's rows again and miscount them.
+        # Emptied before each chunk rather than at commit: a caller may merge several chunks in
+        # one outer transaction (transaction.atomic around the import, as in tests).
         cursor.execute("TRUNCATE importer_staging")
-        with cursor.copy("COPY importer_staging (line, sku, name, description) FROM STDIN") as copy:
+        # cursor.copy() is psycopg's own and bypasses Django's error translation: wrap it, so a
+        # connection lost mid-COPY raises django.db.OperationalError like every other query.
+        with connection.wrap_database_errors, cursor.copy(
+            "COPY importer_staging (line, sku, name, description) FROM STDIN"
+        ) as copy:
             copy.write(data)
         lock_catalog_for_write()
         cursor.execute(_MERGE)
