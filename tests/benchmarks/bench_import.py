@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         base = generate_products_csv(media / "base.csv", args.rows)
         modified = generate_products_csv(media / "modified.csv", args.rows, variant=" v2")
-        small = generate_products_csv(media / "small.csv", args.small_rows)
+        generate_products_csv(media / "small.csv", args.small_rows)
         print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
         with base.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)

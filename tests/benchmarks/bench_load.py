@@ -43,7 +43,6 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field

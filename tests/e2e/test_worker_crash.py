@@ -22,6 +22,7 @@ from importer.models import ImportJob, ImportStatus
 from importer.services import JOB_LOCK_CLASS, import_job_create
 from importer.tasks import run_import
 from tests.benchmarks.csvgen import generate_products_csv
+from tests.support.jobs import wait_for_job
 from tests.support.processes import ServiceProcess, pid_holding_advisory_lock, start_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -77,44 +78,18 @@ def _create_job(user, products_csv: Path) -> ImportJob:
                                  filename="products.csv", enqueue=True)
 
 
-def _wait_for_job(job_id: int, condition, *, what: str, timeout: float,
-                  workers: list[ServiceProcess] = ()) -> ImportJob:
-    deadline = time.monotonic() + timeout
-    job = ImportJob.objects.get(pk=job_id)
-    while time.monotonic() < deadline:
-        job = ImportJob.objects.get(pk=job_id)
-        if condition(job):
-            return job
-        if job.is_finished:
-            break
-        time.sleep(0.05)
-    logs = "\n".join(_log_excerpt(worker) for worker in workers)
-    raise AssertionError(
-        f"import {job_id} not {what}: status={job.status} "
-        f"processed={job.processed_rows}/{job.total_rows} attempts={job.attempts} "
-        f"message={job.message!r}\n{logs}"
-    )
-
-
-def _log_excerpt(worker: ServiceProcess) -> str:
-    """The first traceback of a worker's log (the likely cause), or the end of the log."""
-    log = worker.log()
-    start = log.find("Traceback")
-    return log[start:start + 4000] if start >= 0 else log[-3000:]
-
-
 def _wait_until_half_done(job_id: int, workers: list[ServiceProcess]) -> ImportJob:
-    return _wait_for_job(
+    return wait_for_job(
         job_id,
         lambda job: job.status == ImportStatus.PROCESSING and job.total_rows
         and 0 < job.processed_rows < job.total_rows // 2,
-        what="half done", timeout=MIDWAY_TIMEOUT, workers=workers,
+        what="half done", timeout=MIDWAY_TIMEOUT, processes=workers, interval=0.05,
     )
 
 
 def _wait_until_finished(job_id: int, workers: list[ServiceProcess]) -> ImportJob:
-    return _wait_for_job(job_id, lambda job: job.is_finished, what="finished",
-                         timeout=FINISH_TIMEOUT, workers=workers)
+    return wait_for_job(job_id, lambda job: job.is_finished, what="finished",
+                        timeout=FINISH_TIMEOUT, processes=workers, interval=0.05)
 
 
 def _runner_of(job_id: int, worker: ServiceProcess) -> psutil.Process:

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import requests
@@ -22,7 +21,7 @@ from django.db import connection
 
 from catalog.models import Product
 from importer.models import ImportJob, ImportStatus
-from tests.support.processes import ServiceProcess
+from tests.support.jobs import finished, log_excerpt, wait_for_job  # noqa: F401 - shared with the fault tests
 from tests.support.sse import SSEEvent, SSEStream, open_stream
 
 Catalogue = dict[str, tuple[str, str, str]]
@@ -87,38 +86,6 @@ def products_and_created_rows(job_id: int) -> tuple[int, int, int]:
             "SELECT (SELECT count(*) FROM catalog_product), created_rows, processed_rows "
             "FROM importer_importjob WHERE id = %s", [job_id])
         return cursor.fetchone()
-
-
-def wait_for_job(job_id: int, condition: Callable[[ImportJob], bool], *, what: str,
-                 timeout: float = FINISH_TIMEOUT, processes: Iterable[ServiceProcess] = (),
-                 interval: float = 0.02) -> ImportJob:
-    """Poll the job until ``condition`` holds; fail with its state and the processes' logs."""
-    deadline = time.monotonic() + timeout
-    job = ImportJob.objects.get(pk=job_id)
-    while time.monotonic() < deadline:
-        job = ImportJob.objects.get(pk=job_id)
-        if condition(job):
-            return job
-        if job.is_finished:
-            break
-        time.sleep(interval)
-    raise AssertionError(
-        f"import {job_id} not {what}: status={job.status} processed={job.processed_rows}/"
-        f"{job.total_rows} attempts={job.attempts} message={job.message!r}\n"
-        + "\n".join(log_excerpt(process) for process in processes)
-    )
-
-
-def finished(job: ImportJob) -> bool:
-    return job.is_finished
-
-
-def log_excerpt(process: ServiceProcess) -> str:
-    """The first traceback of a process's log (the likely cause), or the end of the log."""
-    log = process.log()
-    start = log.find("Traceback")
-    text = log[start:start + 4000] if start >= 0 else log[-3000:]
-    return f"--- {process.name} ({process.log_path}) ---\n{text}"
 
 
 class RedisServer:
