@@ -101,39 +101,32 @@ class ServiceProcess:
         list is taken first, so children re-parented by the main process's death are not missed).
         """
         procs = self.processes()
-        for proc in procs:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
+        _signal_each(procs, "kill")
         psutil.wait_procs(procs, timeout=10)
+        self._wait_main(timeout=10)
+
+    def stop(self) -> None:
+        """Terminate the process and everything it started (killing what does not stop)."""
+        procs = self.processes()
+        _signal_each(procs, "terminate")
+        _, alive = psutil.wait_procs(procs, timeout=10)
+        _signal_each(alive, "kill")
+        psutil.wait_procs(alive, timeout=5)
+        self._wait_main(timeout=5)
+
+    def _wait_main(self, *, timeout: float) -> None:
         try:
-            self.popen.wait(timeout=10)
+            self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
 
-    def stop(self) -> None:
-        """Terminate the process and everything it started."""
-        procs = self.children()
+
+def _signal_each(procs: list[psutil.Process], action: str) -> None:
+    """Call ``kill`` or ``terminate`` on each process that is still there."""
+    for proc in procs:
         try:
-            procs.append(psutil.Process(self.pid))
+            getattr(proc, action)()
         except psutil.NoSuchProcess:
-            pass
-        for proc in procs:
-            try:
-                proc.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=10)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
-        try:
-            self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
             pass
 
 
