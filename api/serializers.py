@@ -57,6 +57,9 @@ class CsrfTokenSerializer(serializers.Serializer):
     csrf_token = serializers.CharField(read_only=True)
 
 
+_DATETIME = serializers.DateTimeField()
+
+
 class ProductSerializer(serializers.ModelSerializer):
     """A product of the catalogue. SKU and name are trimmed; SKUs are unique in any letter case."""
 
@@ -68,6 +71,22 @@ class ProductSerializer(serializers.ModelSerializer):
         model = Product
         fields = ["id", "sku", "name", "description", "is_active", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_representation(self, instance: Product) -> dict:
+        # A list page holds up to 1000 products, and DRF's generic path (every field object,
+        # its attribute lookup and conversion, one by one) cost more than the page's queries.
+        # The same dict, built directly; the dates go through DRF's own DateTimeField, so the
+        # format and time zone follow settings exactly as before (tests compare both paths).
+        as_datetime = _DATETIME.to_representation
+        return {
+            "id": instance.id,
+            "sku": instance.sku,
+            "name": instance.name,
+            "description": instance.description,
+            "is_active": instance.is_active,
+            "created_at": as_datetime(instance.created_at),
+            "updated_at": as_datetime(instance.updated_at),
+        }
 
     def validate_sku(self, value: str) -> str:
         # The service catches the unique index's violation too; this check gives the same

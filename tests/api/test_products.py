@@ -234,3 +234,26 @@ def test_browsable_api_renders_the_product_list_with_its_filters(client, user):
     assert response.status_code == 200
     html = response.content.decode()
     assert "HTML-1" in html and 'name="search"' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("time_zone", ["UTC", "Europe/Paris"])
+def test_product_json_equals_what_drfs_generic_serializer_gives(settings, time_zone):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rest_framework import serializers
+
+    from api.serializers import ProductSerializer
+
+    settings.TIME_ZONE = time_zone
+    whole_second = Product.objects.create(sku="Ab-1", name="Crème <b>", description="x\ny")
+    Product.objects.filter(pk=whole_second.pk).update(
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=ZoneInfo("UTC")), is_active=False
+    )
+    fractional = Product.objects.create(sku="ab-2", name="n", description="")
+    for product in Product.objects.filter(pk__in=[whole_second.pk, fractional.pk]):
+        fast = ProductSerializer(product).data
+        generic = serializers.ModelSerializer.to_representation(ProductSerializer(), product)
+        assert fast == dict(generic)
+        assert list(fast) == list(generic)

@@ -7,7 +7,8 @@ duplicate SKUs, so slightly fewer products than rows), marks every tenth product
 ``VACUUM ANALYZE`` (what autovacuum does after a big import), and drops the database at the end
 (``--keep-database`` keeps it, and a later run with the same flag reuses it without reloading).
 
-A real daphne process serves the API (production settings, pooled connections); ``wrk`` (Debian
+The real web process serves the API (``--web-processes`` daphne processes sharing one socket, as
+``WEB_CONCURRENCY`` does in production; production settings, pooled connections); ``wrk`` (Debian
 package ``wrk``) sends token-authenticated requests over loopback with ``--connections`` clients
 for ``--seconds`` per scenario. Each scenario is first fetched once to check it answers 200 and
 to show its ``count``. Targets of issue 4: first pages p95 ≤ 100 ms, deeper pages p95 ≤ 250 ms.
@@ -58,6 +59,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", default="pi_bench_list", help="throw-away database name (pi_bench…)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL without database name")
+    parser.add_argument("--web-processes", type=int, default=os.cpu_count() or 1,
+                        help="daphne processes sharing the socket, as WEB_CONCURRENCY (default: CPUs)")
     parser.add_argument("--keep-database", action="store_true",
                         help="keep the loaded database (and reuse it if it already exists)")
     args = parser.parse_args(argv)
@@ -217,7 +220,8 @@ def _measure(base: str, token: str, args: argparse.Namespace, workdir: Path) -> 
 
 def _report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     print()
-    print(f"{args.connections} concurrent clients, {args.seconds} s per scenario, wrk over loopback; "
+    print(f"{args.connections} concurrent clients, {args.seconds} s per scenario, wrk over loopback, "
+          f"{args.web_processes} daphne process(es); "
           f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = f"{'scenario':32} {'count':>10} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5} {'target':>7}  verdict"
     print(header)
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         from tests.support.processes import start_daphne
 
         (workdir / "logs").mkdir()
-        server, base = start_daphne(log_dir=workdir / "logs")
+        server, base = start_daphne(log_dir=workdir / "logs", processes=args.web_processes)
         _probe(base, token, "/api/auth/me/")  # warm up: imports, connection pool
         outcomes = _measure(base, token, args, workdir)
         _report(outcomes, args)

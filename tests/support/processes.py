@@ -193,12 +193,22 @@ def start_worker(*, log_dir: Path, concurrency: int = 1, beat: bool = True, **en
     return worker
 
 
-def start_daphne(*, log_dir: Path, port: int | None = None, **env_overrides: str) -> tuple[ServiceProcess, str]:
-    """Start daphne serving project.asgi on a free port; return it and its base URL."""
+def start_daphne(
+    *, log_dir: Path, port: int | None = None, processes: int = 1, **env_overrides: str
+) -> tuple[ServiceProcess, str]:
+    """Start daphne serving project.asgi on a free port; return it and its base URL.
+
+    ``processes`` > 1 starts the Procfile's web process instead (``python -m project.serve``):
+    that many daphne processes sharing the listening socket.
+    """
     port = port or free_port()
     # Like production: the web process pools its database connections (the test process does not).
     env = service_env(**{"DATABASE_POOL": "true", **env_overrides})
-    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
+    if processes > 1:
+        env.update(WEB_BIND="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(processes))
+        args = [sys.executable, "-m", "project.serve"]
+    else:
+        args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
     server = _start("daphne", args, env, log_dir)
 
     def answering() -> bool:
