@@ -35,10 +35,10 @@ class Product(models.Model):
             ),
         ]
         indexes = [
-            # No trigram indexes for the substring filters (sku, search) yet: measured on 1M rows,
-            # GIN trigram indexes on UPPER(sku), UPPER(name) and UPPER(description) made imports
-            # several times slower, and the embedded PostgreSQL (pgserver) has no pg_trgm. Those
-            # filters scan the table; see the README's performance notes.
+            # The SKU substring filter has a trigram index where PostgreSQL has pg_trgm (migration
+            # 0003, not declared here because it is conditional); it costs imports ~1.45x. The
+            # text search over name and description has none: trigram indexes on those columns
+            # made imports several times slower. See the README's performance notes.
             # The active/inactive filter in id order: its first page and (with the count blocks)
             # any deeper page are a short index range instead of a filtered scan of the table.
             models.Index(fields=["is_active", "id"], name="catalog_product_active_id"),
