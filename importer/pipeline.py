@@ -165,6 +165,35 @@ def import_csv(
     )
 
 
+class _ShortSwitchInterval:
+    """READ_AHEAD_SWITCH_INTERVAL while any import of this process reads ahead; the old one after.
+
+    The interval is process-wide: with two imports in one process (threads), the first to start
+    sets it and the last to finish restores it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    def enter(self) -> None:
+        with self._lock:
+            if not self._users:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, READ_AHEAD_SWITCH_INTERVAL))
+            self._users += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if not self._users:
+                sys.setswitchinterval(self._saved)
+
+
+_short_switch_interval = _ShortSwitchInterval()
+
+
 def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
     """Produce ``items`` in a background thread, one item ahead of the consumer.
 
@@ -197,8 +226,7 @@ def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
             offer(exc)
 
     producer = threading.Thread(target=produce, name="import-reader", daemon=True)
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, READ_AHEAD_SWITCH_INTERVAL))
+    _short_switch_interval.enter()
     producer.start()
     try:
         while True:
@@ -211,7 +239,7 @@ def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
     finally:
         stop.set()
         producer.join(timeout=5)
-        sys.setswitchinterval(switch_interval)
+        _short_switch_interval.leave()
 
 
 __all__ = [

@@ -146,11 +146,14 @@ class Outcome:
     p95_ms: float
     p99_ms: float
     failures: int
+    requests: int = 0
 
     @property
     def verdict(self) -> str:
         if self.scenario.target_ms is None:
             return "reference"
+        if not self.requests:
+            return "NO ANSWERS"  # every request outlived wrk's run: nothing to judge, surely not met
         ok = self.p95_ms <= self.scenario.target_ms and not self.failures
         return "meets" if ok else "MISSES"
 
@@ -193,6 +196,17 @@ def _run_wrk(base: str, path: str, script: Path, args: argparse.Namespace) -> di
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _wait_until_idle(base: str, token: str, *, timeout: float = 120) -> None:
+    """Let the server finish requests still queued when wrk stopped, so the next scenario starts clean."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        _probe(base, token, "/api/auth/me/")
+        if time.monotonic() - started < 0.05:
+            return
+        time.sleep(0.5)
+
+
 def _measure(base: str, token: str, args: argparse.Namespace, workdir: Path) -> list[Outcome]:
     from catalog.selectors import product_total
 
@@ -213,7 +227,9 @@ def _measure(base: str, token: str, args: argparse.Namespace, workdir: Path) -> 
             p95_ms=stats["p95"] / 1000,
             p99_ms=stats["p99"] / 1000,
             failures=stats["non2xx"] + stats["errors"],
+            requests=stats["requests"],
         ))
+        _wait_until_idle(base, token)
         print(f"  {scenario.name}: p95 {outcomes[-1].p95_ms:.0f} ms", flush=True)
     return outcomes
 

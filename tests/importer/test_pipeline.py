@@ -7,6 +7,7 @@ checked against PostgreSQL's own ``lower()``, the mapping of the unique SKU inde
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 
@@ -14,7 +15,7 @@ import pytest
 from django.db import connection
 
 from catalog.models import Product
-from importer.pipeline import ImportInterrupted, ImportObserver, ImportProgress
+from importer.pipeline import READ_AHEAD_SWITCH_INTERVAL, ImportInterrupted, ImportObserver, ImportProgress
 from tests.importer.importing import catalogue, import_bytes, pg_lower
 
 pytestmark = pytest.mark.django_db
@@ -258,3 +259,25 @@ def test_chunks_inside_an_outer_transaction_do_not_see_earlier_chunks_staged_row
     assert connection.in_atomic_block
     result = import_bytes(b"sku,name\nA1,a\nB2,b\nC3,c\nD4,d\n", chunk_size=2)
     assert (result.progress.created, result.progress.updated, result.progress.unchanged) == (4, 0, 0)
+
+
+class _RecordSwitchInterval(ImportObserver):
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def chunk_written(self, progress, errors) -> None:
+        self.seen.append(sys.getswitchinterval())
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_the_short_gil_switch_interval_lasts_only_while_an_import_reads_ahead(interrupted):
+    before = sys.getswitchinterval()
+    observer = _StopAfterChunks(1) if interrupted else _RecordSwitchInterval()
+    data = b"sku,name\nA1,a\nB2,b\nC3,c\n"
+    if interrupted:
+        with pytest.raises(ImportInterrupted):
+            import_bytes(data, chunk_size=1, observer=observer)
+    else:
+        import_bytes(data, chunk_size=1, observer=observer)
+        assert observer.seen and all(value <= READ_AHEAD_SWITCH_INTERVAL for value in observer.seen)
+    assert sys.getswitchinterval() == before
