@@ -196,14 +196,20 @@ def _run_wrk(base: str, path: str, script: Path, args: argparse.Namespace) -> di
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _wait_until_idle(base: str, token: str, *, timeout: float = 120) -> None:
-    """Let the server finish requests still queued when wrk stopped, so the next scenario starts clean."""
+def _wait_until_idle(*, timeout: float = 300) -> None:
+    """Wait until PostgreSQL runs nothing for the server: requests still queued when wrk stopped
+    (slow text searches, say) would otherwise run on into the next scenario and slow it down."""
+    from django.db import connection
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        started = time.monotonic()
-        _probe(base, token, "/api/auth/me/")
-        if time.monotonic() - started < 0.05:
-            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'active' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
         time.sleep(0.5)
 
 
@@ -229,7 +235,7 @@ def _measure(base: str, token: str, args: argparse.Namespace, workdir: Path) -> 
             failures=stats["non2xx"] + stats["errors"],
             requests=stats["requests"],
         ))
-        _wait_until_idle(base, token)
+        _wait_until_idle()
         print(f"  {scenario.name}: p95 {outcomes[-1].p95_ms:.0f} ms", flush=True)
     return outcomes
 
