@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
@@ -39,14 +40,35 @@ class ProductPaginator(DjangoPaginator):
         return self.product_count.value
 
     def page(self, number):
-        number = self.validate_number(number)
+        """The page's rows first: when the list ends on this page, its length is the count.
+
+        A text filter that matches a handful of products makes PostgreSQL read the whole table
+        once for the page and once more to count; read first, a page that is not full already
+        says how many there are, and the count is skipped. A full page is counted as usual.
+        """
+        number = self._page_number(number)
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if self.product_count.exact:
-            top = min(top, self.count)
-        return self._get_page(
-            selectors.product_page(products=self.object_list, start=bottom, stop=top), number, self
-        )
+        rows = list(selectors.product_page(products=self.object_list, start=bottom, stop=bottom + self.per_page))
+        if rows and len(rows) < self.per_page or not rows and number == 1:
+            self.__dict__["product_count"] = selectors.ProductCount(bottom + len(rows))
+        else:
+            # Beyond the last page: EmptyPage (answered 404), as for any other paginator.
+            number = self.validate_number(number)
+            if self.product_count.exact:
+                rows = rows[: max(0, self.count - bottom)]
+        return self._get_page(rows, number, self)
+
+    def _page_number(self, number) -> int:
+        """``number`` as a page number, without the count ``validate_number`` needs for its range."""
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
 
 
 class ProductPagination(PageNumberPagination):

@@ -88,3 +88,27 @@ def test_short_searches_treat_the_text_literally(alice_client, catalogue, value)
     )
     count, ids = all_ids(alice_client, f"search={quote(value)}")
     assert (count, ids) == (len(expected), expected)
+
+
+def test_a_filter_that_ends_on_its_first_page_is_counted_from_the_page_alone(alice_client, catalogue):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        body = alice_client.get("/api/products/?search=walnut table 10&page_size=25").json()
+    assert (body["count"], body["count_exact"]) == (len(body["results"]), True)
+    assert body["count"] == Product.objects.filter(name__icontains="walnut table 10").count() == 3
+    products_queries = [q["sql"] for q in queries.captured_queries if "catalog_product" in q["sql"]]
+    assert len(products_queries) == 1, products_queries  # the page; no COUNT over the table
+
+
+@pytest.mark.parametrize("page", ["6", "99", "last"])
+def test_pages_past_the_end_or_named_last_behave_as_before(alice_client, catalogue, page):
+    # 120 products, 25 per page: page 5 is the last (20 products); 6 and 99 do not exist.
+    response = alice_client.get(f"/api/products/?page_size=25&page={page}")
+    if page == "last":
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == 20
+        assert response.json()["count"] == 120
+    else:
+        assert response.status_code == 404
