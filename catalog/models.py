@@ -36,7 +36,7 @@ class Product(models.Model):
         ]
         indexes = [
             # The SKU substring filter has a trigram index where PostgreSQL has pg_trgm (migration
-            # 0003, not declared here because it is conditional); it costs imports ~1.45x. The
+            # 0003, not declared here because it is conditional); it costs imports ~1.4x. The
             # text search over name and description has none: trigram indexes on those columns
             # made imports several times slower. See the README's performance notes.
             # The active/inactive filter in id order: its first page and (with the count blocks)
