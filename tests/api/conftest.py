@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 import redis
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from tests.support.clients import token_client
 
 
 @pytest.fixture
@@ -19,14 +20,7 @@ def anonymous() -> APIClient:
 @pytest.fixture
 def client_for(db) -> Callable[..., APIClient]:
     """A client that authenticates as ``user`` with a real API token, as scripts do."""
-
-    def make(user) -> APIClient:
-        client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
-
-    return make
+    return token_client
 
 
 @pytest.fixture

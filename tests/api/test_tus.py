@@ -29,6 +29,7 @@ from importer.uploads import (
     upload_create,
     uploads_expire_stale,
 )
+from tests.support.clients import token_client
 from tests.support.processes import running_daphne
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -50,16 +51,12 @@ def small_parts(settings):
 
 @pytest.fixture
 def api(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    return token_client(user)
 
 
 @pytest.fixture
 def other_api(other_user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}")
-    return client
+    return token_client(other_user)
 
 
 def create(client: APIClient, length: int, **meta: str):

@@ -17,13 +17,13 @@ import requests
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.test import APIClient
 
 from api.throttling import LoginRateThrottle
 from importer.models import Upload
 from importer.uploads import upload_create
+from tests.support.clients import token_client
 from tests.support.processes import running_daphne
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -64,11 +64,6 @@ def rates(settings, throttle_prefix):
 
     return apply
 
-
-def token_client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 def start_upload(client: APIClient, length: int = 10):

@@ -20,10 +20,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from importer.models import ImportJob, Upload
+from tests.support.clients import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +32,6 @@ CSV = b"sku,name\nSEC-1,Secure\n"
 # What every stored name looks like: a date folder and a server-made UUID, nothing of the client's.
 STORED_NAME = re.compile(r"imports/\d{4}/\d{2}/\d{2}/[0-9a-f]{32}\.(csv|txt|tsv)")
 
-
-def token_client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 @pytest.fixture
