@@ -320,13 +320,18 @@ def _scratch_model():
 
 
 def _mirror_catalogue_shape() -> None:
-    """Give the scratch table the catalogue's secondary indexes and count triggers.
+    """Give the scratch table the catalogue's storage parameters, secondary indexes and count triggers.
 
     Every write path to the catalogue pays for them (they serve the list's filters and keep its
-    counts exact), so a bulk_create importer would too. The count triggers write to a count table
-    of the scratch table's own.
+    counts exact) or gains from them (the fillfactor that lets updates stay on their page), so a
+    bulk_create importer would too. The count triggers write to a count table of the scratch
+    table's own.
     """
     import importlib
+
+    (options,) = _sql("SELECT reloptions FROM pg_class WHERE oid = 'catalog_product'::regclass")[0]
+    if options:
+        _sql(f"ALTER TABLE bench_bulk_product SET ({', '.join(options)})")
 
     for name, definition in _sql(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_product' "
@@ -537,8 +542,11 @@ def main(argv: list[str] | None = None) -> int:
 
         indexes = [row[0] for row in _sql(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'catalog_product' ORDER BY indexname")]
+        (storage,) = _sql("SELECT array_to_string(reloptions, ', ') FROM pg_class "
+                          "WHERE oid = 'catalog_product'::regclass")[0]
         _print_report(args=args, base=base, distinct=distinct, engine=engine, reference=reference,
-                      bulk=bulk, checks=checks, indexes=indexes, chunk_size=settings.IMPORT_CHUNK_SIZE)
+                      bulk=bulk, checks=checks, indexes=indexes, storage=storage,
+                      chunk_size=settings.IMPORT_CHUNK_SIZE)
         return 0 if all(check == "yes" for check in checks) else 1
     finally:
         if recorder is not None:
@@ -559,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_report(*, args, base: Path, distinct: int, engine, reference, bulk, checks, indexes,
-                  chunk_size: int) -> None:
+                  storage: str | None, chunk_size: int) -> None:
     rows = args.rows
     line = "-" * 100
     print()
@@ -567,7 +575,8 @@ def _print_report(*, args, base: Path, distinct: int, engine, reference, bulk, c
     print(f"Import benchmark: {rows:,} rows ({_mb(base)}, {distinct:,} distinct SKUs, "
           f"{rows - distinct:,} case-variant duplicates), chunk size {chunk_size:,}, "
           f"medians of {args.repeat} (min–max)")
-    print(f"catalog_product indexes: {'; '.join(index.split(' USING ')[-1] for index in indexes)}")
+    print(f"catalog_product indexes: {'; '.join(index.split(' USING ')[-1] for index in indexes)}; "
+          f"storage: {storage or 'defaults'}")
     print(line)
     print(f"{'path':<32}{'engine s':>9}{'(min–max)':>13}{'reference s':>13}{'(min–max)':>13}"
           f"{'engine/ref':>12}{'paired':>9}{'engine rows/s':>15}{'ref rows/s':>12}")
