@@ -326,14 +326,12 @@ def _mirror_catalogue_shape() -> None:
     """Give the scratch table the catalogue's storage parameters, secondary indexes and count triggers.
 
     Every write path to the catalogue pays for them (they serve the list's filters and keep its
-    counts exact) or gains from them (the fillfactor that lets updates stay on their page), so a
-    bulk_create importer would too. The count triggers write to a count table of the scratch
-    table's own.
+    counts exact) or gains from them (a fillfactor, say), so a bulk_create importer would too.
+    The count triggers write to a count table of the scratch table's own.
     """
     import importlib
 
-    (options,) = _sql("SELECT reloptions FROM pg_class WHERE oid = 'catalog_product'::regclass")[0]
-    if options:
+    if options := _catalogue_storage_options():
         _sql(f"ALTER TABLE bench_bulk_product SET ({', '.join(options)})")
 
     for name, definition in _sql(
@@ -393,6 +391,12 @@ def _sql(statement: str) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(statement)
         return cursor.fetchall() if cursor.description else []
+
+
+def _catalogue_storage_options() -> list[str]:
+    """The catalogue table's storage parameters, e.g. ``["fillfactor=50"]``."""
+    (options,) = _sql("SELECT reloptions FROM pg_class WHERE oid = 'catalog_product'::regclass")[0]
+    return options or []
 
 
 def _empty_catalogue() -> None:
@@ -545,8 +549,7 @@ def main(argv: list[str] | None = None) -> int:
 
         indexes = [row[0] for row in _sql(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'catalog_product' ORDER BY indexname")]
-        (storage,) = _sql("SELECT array_to_string(reloptions, ', ') FROM pg_class "
-                          "WHERE oid = 'catalog_product'::regclass")[0]
+        storage = ", ".join(_catalogue_storage_options())
         _print_report(args=args, base=base, distinct=distinct, engine=engine, reference=reference,
                       bulk=bulk, checks=checks, indexes=indexes, storage=storage,
                       chunk_size=settings.IMPORT_CHUNK_SIZE)
@@ -570,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_report(*, args, base: Path, distinct: int, engine, reference, bulk, checks, indexes,
-                  storage: str | None, chunk_size: int) -> None:
+                  storage: str, chunk_size: int) -> None:
     rows = args.rows
     line = "-" * 100
     print()

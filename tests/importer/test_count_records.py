@@ -48,4 +48,3 @@ def test_reports_progress_while_counting_a_large_file(monkeypatch):
     offsets: list[int] = []
     assert count_records(io.BytesIO(data), start_offset=0, on_progress=offsets.append) == 1000
     assert offsets and offsets == sorted(offsets) and offsets[-1] <= len(data)
-
