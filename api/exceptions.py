@@ -17,10 +17,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from importer.catalog import CatalogBusy
-from importer.csvfile import FileRejected
-from importer.services import InvalidTransition, StorageFull
-from importer.uploads import UploadUnavailable
+from importer.bulk_delete import CatalogBusy
+from importer.pipeline import FileRejected
+from importer.states import InvalidTransition
+from importer.storage import StorageFull
+from importer.upload_errors import UploadUnavailable
 
 
 class DomainError(NamedTuple):

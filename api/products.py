@@ -17,7 +17,7 @@ from api.serializers import (
     ProductSerializer,
 )
 from catalog import selectors, services
-from importer.catalog import products_bulk_delete
+from importer.bulk_delete import products_bulk_delete
 
 DUPLICATE_SKU_400 = OpenApiResponse(
     ErrorSerializer, description="Invalid input, e.g. the SKU exists in another letter case."

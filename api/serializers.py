@@ -11,14 +11,14 @@ from rest_framework import serializers
 from catalog.models import NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
 from catalog.selectors import product_sku_taken
 from catalog.services import duplicate_sku_message
-from importer.csvfile import FileRejected, resolve_encoding
+from importer.pipeline import FileRejected, resolve_encoding
 
 
 class UserSerializer(serializers.ModelSerializer):
     """The signed-in user, as the front end needs it."""
 
     # Not an EmailField: the schema would then promise format "email", but users without an
-    # address have "" (found by the schemathesis fuzz).
+    # address have "", which breaks that promise.
     email = serializers.CharField(read_only=True, help_text="Empty if the user has no email address.")
 
     class Meta:

@@ -34,7 +34,7 @@ from rest_framework.views import APIView
 
 from api.throttling import UploadRateThrottle
 from importer.models import Upload
-from importer.uploads import (
+from importer.upload_errors import (
     UploadError,
     UploadExpired,
     UploadInvalid,
@@ -42,11 +42,8 @@ from importer.uploads import (
     UploadNotFound,
     UploadOffsetMismatch,
     UploadTooLarge,
-    upload_append,
-    upload_create,
-    upload_get,
-    upload_terminate,
 )
+from importer.uploads import upload_append, upload_create, upload_get, upload_terminate
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"

@@ -68,7 +68,7 @@ def products_delete_all() -> int:
     """Delete every product and return how many there were.
 
     Callers that must not interleave with imports hold the catalogue write lock around this
-    (see ``importer.catalog.products_bulk_delete``).
+    (see ``importer.bulk_delete.products_bulk_delete``).
     """
     deleted, _ = Product.objects.all().delete()
     return deleted

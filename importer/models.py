@@ -7,43 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-
-class ImportStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-# The state machine, in one place. PROCESSING -> PENDING is the reaper handing a job whose worker
-# died back to the queue; the next worker resumes it from its last committed chunk.
-# PROCESSING -> PROCESSING is a redelivered message taking over such a job before the reaper does
-# (it holds the job lock, so the previous worker is gone).
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    ImportStatus.PENDING: frozenset(
-        {ImportStatus.PROCESSING, ImportStatus.CANCELLED, ImportStatus.FAILED}
-    ),
-    ImportStatus.PROCESSING: frozenset(
-        {ImportStatus.PROCESSING, ImportStatus.PENDING, ImportStatus.COMPLETED, ImportStatus.FAILED,
-         ImportStatus.CANCELLED}
-    ),
-    ImportStatus.COMPLETED: frozenset(),
-    ImportStatus.FAILED: frozenset(),
-    ImportStatus.CANCELLED: frozenset(),
-}
-
-ACTIVE_STATUSES = (ImportStatus.PENDING, ImportStatus.PROCESSING)
-FINISHED_STATUSES = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
-
-
-class ImportPhase(models.TextChoices):
-    QUEUED = "queued", "Waiting for a worker"
-    COUNTING = "counting", "Counting rows"
-    IMPORTING = "importing", "Importing"
-    COMPLETE = "complete", "Complete"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+from importer.states import FINISHED_STATUSES, ImportPhase, ImportStatus
 
 
 class ImportJob(models.Model):
@@ -51,7 +15,8 @@ class ImportJob(models.Model):
 
     Progress fields are written in the same transaction as the chunk of products they describe,
     so the job always accounts exactly for what is in the catalogue. ``resume_offset`` and
-    ``resume_line`` mark where the next chunk starts in the file.
+    ``resume_line`` mark where the next chunk starts in the file. The row counts are defined in
+    ``importer.pipeline.results``; ``skipped_rows`` is also the number of ``ImportRowError`` rows.
     """
 
     owner = models.ForeignKey(
@@ -60,7 +25,7 @@ class ImportJob(models.Model):
         related_name="import_jobs",
         null=True,
         blank=True,
-        help_text="Who started the import; empty for imports run from the command line.",
+        help_text="Who started the import (only they and staff see it); empty for a job created by code.",
     )
     file = models.FileField(upload_to="imports/%Y/%m/%d/", max_length=500, blank=True)
     filename = models.CharField(max_length=255, help_text="The file's original name (metadata only).")
@@ -70,7 +35,10 @@ class ImportJob(models.Model):
     status = models.CharField(
         max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING, db_index=True
     )
-    phase = models.CharField(max_length=16, choices=ImportPhase.choices, default=ImportPhase.QUEUED)
+    phase = models.CharField(
+        max_length=16, choices=ImportPhase.choices, default=ImportPhase.QUEUED,
+        help_text="Where the job is while it is active; a finished job's phase is its status.",
+    )
     message = models.TextField(blank=True, default="")
 
     total_rows = models.BigIntegerField(null=True, blank=True)
@@ -79,8 +47,8 @@ class ImportJob(models.Model):
     created_rows = models.BigIntegerField(default=0)
     updated_rows = models.BigIntegerField(default=0)
     unchanged_rows = models.BigIntegerField(default=0)
+    superseded_rows = models.BigIntegerField(default=0)
     skipped_rows = models.BigIntegerField(default=0)
-    error_count = models.BigIntegerField(default=0)
     errors = models.JSONField(
         default=list, blank=True, help_text="The first row errors: [{line, sku, reason}, ...]."
     )
@@ -107,6 +75,15 @@ class ImportJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 
+    @property
+    def current_phase(self) -> str:
+        """The phase as shown: where an active job is, or a finished job's status."""
+        return self.status if self.is_finished else self.phase
+
+    @property
+    def current_phase_label(self) -> str:
+        return self.get_status_display() if self.is_finished else self.get_phase_display()
+
 
 class ImportRowError(models.Model):
     """A row that was skipped, with its line number in the file and the reason."""
@@ -122,6 +99,26 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class DeferredRow(models.Model):
+    """A valid row of a running import whose SKU appears more than once in its file.
+
+    It waits here, committed with its chunk, until the whole file has been read; then the last row
+    of each SKU is merged and the rest counted as superseded (``importer.pipeline.staging``). Rows
+    are written and read with SQL only; a finished job has none left.
+    """
+
+    pk = models.CompositePrimaryKey("job", "line")
+    # The primary key's index, (job, line), serves every query; no second index on job alone.
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    line = models.BigIntegerField()
+    sku = models.TextField()
+    name = models.TextField()
+    description = models.TextField()
+
+    def __str__(self) -> str:
+        return f"import {self.job_id} line {self.line}: {self.sku}"
 
 
 # --- Resumable uploads (tus) ------------------------------------------------------------------
@@ -182,3 +179,4 @@ class UploadPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @{self.offset}+{self.size}"
+

@@ -1,21 +1,41 @@
-"""The JSON shape of an import job: the API's representation and the SSE payload, from one place."""
+"""The JSON shape of an import job: the API's representation and the SSE payload, from one place.
+
+The worker publishes the same JSON as the API serves, so the links to a job's other resources
+(its event stream, its errors CSV) cannot come from the API's URL names here: the function named
+by the ``IMPORT_JOB_LINKS`` setting builds them (the API's, in this project).
+"""
 
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
+from functools import cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from importer.models import ImportJob
 
 
+@cache
+def _links_builder():
+    return import_string(settings.IMPORT_JOB_LINKS) if settings.IMPORT_JOB_LINKS else None
+
+
+def import_job_links(job: ImportJob) -> dict[str, str | None]:
+    builder = _links_builder()
+    return builder(job) if builder is not None else {}
+
+
 class ImportJobSerializer(serializers.ModelSerializer):
     """An import job as clients see it, over HTTP and over its event stream alike."""
 
+    phase = serializers.CharField(source="current_phase", read_only=True)
+    phase_label = serializers.CharField(source="current_phase_label", read_only=True)
     created = serializers.IntegerField(source="created_rows", read_only=True)
     updated = serializers.IntegerField(source="updated_rows", read_only=True)
     unchanged = serializers.IntegerField(source="unchanged_rows", read_only=True)
+    superseded = serializers.IntegerField(source="superseded_rows", read_only=True)
     skipped = serializers.IntegerField(source="skipped_rows", read_only=True)
-    phase_label = serializers.CharField(source="get_phase_display", read_only=True)
     rows_per_second = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField()
     errors_url = serializers.SerializerMethodField()
@@ -37,8 +57,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "created",
             "updated",
             "unchanged",
+            "superseded",
             "skipped",
-            "error_count",
             "errors",
             "created_at",
             "started_at",
@@ -59,17 +79,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
         seconds = (end - job.started_at).total_seconds()
         return round(job.processed_rows / seconds, 1) if seconds > 0 else None
 
-    def _url(self, name: str, job: ImportJob) -> str | None:
-        try:
-            return reverse(name, kwargs={"pk": job.pk})
-        except NoReverseMatch:
-            return None
-
     def get_events_url(self, job: ImportJob) -> str | None:
-        return self._url("api:import-events", job)
+        return import_job_links(job).get("events_url")
 
     def get_errors_url(self, job: ImportJob) -> str | None:
-        return self._url("api:import-errors", job)
+        return import_job_links(job).get("errors_url")
 
 
 def import_job_payload(job: ImportJob) -> dict:

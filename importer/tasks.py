@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around the import services."""
+"""Celery tasks: thin wrappers around the import and upload services."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
 from importer import services
+from importer.queue import RUN_IMPORT_TASK
+from importer.uploads import uploads_expire_stale
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +19,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 @shared_task(
-    name="importer.run_import",
+    name=RUN_IMPORT_TASK,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -45,3 +47,9 @@ def run_import(self, job_id: int) -> None:
 def reap_stale_jobs() -> list[int]:
     """Resume imports whose worker died and re-send pending jobs whose message was lost."""
     return services.import_jobs_reap()
+
+
+@shared_task(name="importer.expire_stale_uploads", ignore_result=True)
+def expire_stale_uploads() -> int:
+    """Delete resumable uploads nobody finished or imported within UPLOAD_EXPIRY_HOURS."""
+    return uploads_expire_stale()

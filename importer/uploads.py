@@ -15,79 +15,39 @@ backend can serve several web processes or machines:
 
 Because daphne hands a request to Django only once its whole body has arrived, a part is stored
 whole or not at all; a dropped connection loses at most the part in flight, and the client
-resumes from the offset HEAD reports.
+resumes from the offset HEAD reports. How parts are named, streamed and deleted in storage is
+``importer.upload_storage``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import PurePath
 from typing import IO, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from importer.csvfile import FileRejected, resolve_encoding
 from importer.models import Upload, UploadPart
-from importer.services import clean_filename, storage_save_or_full
+from importer.pipeline import FileRejected, resolve_encoding
+from importer.storage import clean_filename, storage_save_or_full
+from importer.upload_errors import (
+    UploadExpired,
+    UploadInvalid,
+    UploadLimitReached,
+    UploadNotFound,
+    UploadOffsetMismatch,
+    UploadTooLarge,
+    UploadUnavailable,
+)
+from importer.upload_storage import BodyPart, ConcatenatedParts, assembled_name, delete_stored, parts_prefix
 
 logger = logging.getLogger(__name__)
 
-# Pieces in which bodies and parts are copied: memory stays flat whatever the file's size.
-COPY_BUFFER_SIZE = 1024 * 1024
-ASSEMBLED_SUFFIXES = {".csv", ".txt", ".tsv"}
-
-
-class UploadError(Exception):
-    """Base of every upload failure; the message is meant for the person uploading."""
-
-
-class UploadNotFound(UploadError):
-    """No such upload for this user: it never existed, belongs to someone else, or was terminated."""
-
-
-class UploadExpired(UploadError):
-    """The upload waited too long for its next part (or for an import) and was given up."""
-
-
-class UploadOffsetMismatch(UploadError):
-    """A part was sent for an offset other than the upload's current one."""
-
-    def __init__(self, message: str, *, current_offset: int) -> None:
-        super().__init__(message)
-        self.current_offset = current_offset
-
-
-class UploadTooLarge(UploadError):
-    """An upload or a part is larger than allowed, or runs past the upload's announced length."""
-
-
-class UploadInvalid(UploadError):
-    """The request does not describe a valid upload (bad length, metadata or body)."""
-
-
-class UploadLimitReached(UploadError):
-    """The user already has ``UPLOAD_MAX_ACTIVE_PER_USER`` unfinished uploads."""
-
-
-class UploadUnavailable(UploadError):
-    """A completed upload cannot be used for an import.
-
-    ``code`` says why: ``not_found`` (unknown, someone else's, terminated or expired),
-    ``incomplete`` (parts still missing) or ``consumed`` (an import already took it).
-    """
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class ConsumedUpload(NamedTuple):
@@ -111,10 +71,6 @@ def _parse_id(upload_id: str | uuid.UUID) -> uuid.UUID | None:
         return uuid.UUID(str(upload_id))
     except ValueError:
         return None
-
-
-def _parts_prefix(upload: Upload) -> str:
-    return f"uploads/{upload.id.hex}"
 
 
 def upload_create(*, owner, length: int, filename: str = "", encoding: str = "") -> Upload:
@@ -150,7 +106,7 @@ def upload_create(*, owner, length: int, filename: str = "", encoding: str = "")
 
 
 def _refuse_if_too_many_unfinished(owner) -> None:
-    """Cap a user's unfinished uploads (issue 5: upload limits per user).
+    """Cap a user's unfinished uploads.
 
     Each unfinished upload may hold up to UPLOAD_MAX_SIZE bytes of parts until it completes or
     expires, so without a cap one account could fill the disk by starting uploads it never ends.
@@ -186,41 +142,6 @@ def upload_get(*, user, upload_id: str | uuid.UUID) -> Upload:
     return upload
 
 
-class _BodyPart(File):
-    """Exactly ``size`` bytes of a request body, handed to storage in small pieces.
-
-    Storage backends either iterate ``chunks()`` or ``read()`` in pieces; neither ever holds more
-    than ``COPY_BUFFER_SIZE`` bytes. ``received`` counts what actually arrived.
-    """
-
-    def __init__(self, stream: IO[bytes], size: int) -> None:
-        super().__init__(stream, name="part")
-        self.size = size
-        self.received = 0
-
-    def read(self, size: int = -1) -> bytes:
-        remaining = self.size - self.received
-        if remaining <= 0:
-            return b""
-        size = remaining if size is None or size < 0 else min(size, remaining)
-        data = self.file.read(size)
-        self.received += len(data)
-        return data
-
-    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
-        while data := self.read(chunk_size or COPY_BUFFER_SIZE):
-            yield data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        # Storage backends rewind before reading; a request body can only be read once.
-        if offset == 0 and whence == 0 and self.received == 0:
-            return 0
-        raise OSError("a request body cannot be rewound")
-
-    def tell(self) -> int:
-        return self.received
-
-
 def upload_append(*, upload: Upload, offset: int, body: IO[bytes], size: int) -> Upload:
     """Store ``size`` bytes read from ``body`` as the part of ``upload`` starting at ``offset``.
 
@@ -242,11 +163,11 @@ def upload_append(*, upload: Upload, offset: int, body: IO[bytes], size: int) ->
     if size == 0:
         return upload
 
-    part = _BodyPart(body, size)
+    part = BodyPart(body, size)
     # A name of this request's own (two requests may race for one offset): if the disk fills up,
     # storage_save_or_full deletes the partial part by name and must not hit the other's.
     name = storage_save_or_full(
-        default_storage, f"{_parts_prefix(upload)}/{offset:016d}-{uuid.uuid4().hex[:12]}.part", part
+        default_storage, f"{parts_prefix(upload)}/{offset:016d}-{uuid.uuid4().hex[:12]}.part", part
     )
     if part.received != size:
         default_storage.delete(name)
@@ -284,33 +205,6 @@ def upload_append(*, upload: Upload, offset: int, body: IO[bytes], size: int) ->
     return upload
 
 
-class _ConcatenatedParts(File):
-    """The parts of an upload read one after another, as one file, in small pieces."""
-
-    def __init__(self, names: list[str], size: int) -> None:
-        super().__init__(None, name="upload")
-        self.names = names
-        self.size = size
-
-    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
-        for name in self.names:
-            with default_storage.open(name, "rb") as handle:
-                while data := handle.read(chunk_size or COPY_BUFFER_SIZE):
-                    yield data
-
-    def open(self, mode=None):
-        return self
-
-    def close(self) -> None:
-        pass
-
-
-def _assembled_name(upload: Upload) -> str:
-    suffix = PurePath(upload.filename).suffix.lower()
-    suffix = suffix if suffix in ASSEMBLED_SUFFIXES else ".csv"
-    return f"imports/{timezone.now():%Y/%m/%d}/{upload.id.hex}{suffix}"
-
-
 def _upload_assemble(*, upload_id: uuid.UUID) -> None:
     """Stream a complete upload's parts into one stored file, then delete the parts. Idempotent.
 
@@ -325,8 +219,8 @@ def _upload_assemble(*, upload_id: uuid.UUID) -> None:
         if sum(part.size for part in parts) != upload.length:
             raise UploadInvalid("The upload's parts do not add up to its length; start it again.")
         stored_name = storage_save_or_full(
-            default_storage, _assembled_name(upload),
-            _ConcatenatedParts([part.name for part in parts], upload.length),
+            default_storage, assembled_name(upload),
+            ConcatenatedParts([part.name for part in parts], upload.length),
         )
         now = timezone.now()
         Upload.objects.filter(pk=upload.pk).update(
@@ -334,29 +228,7 @@ def _upload_assemble(*, upload_id: uuid.UUID) -> None:
         )
         upload.parts.all().delete()
         part_names = [part.name for part in parts]
-        transaction.on_commit(lambda: _delete_stored(part_names, prefix=_parts_prefix(upload)))
-
-
-def _delete_stored(names: list[str], *, prefix: str | None = None) -> None:
-    """Delete stored objects, then anything left under ``prefix`` (parts of crashed requests)."""
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("Could not delete stored upload object %s", name, exc_info=True)
-    if prefix is None:
-        return
-    try:
-        _, files = default_storage.listdir(prefix)
-    except (FileNotFoundError, NotImplementedError):
-        files = []
-    for file in files:
-        default_storage.delete(f"{prefix}/{file}")
-    try:
-        # A local folder outlives its files; object stores have no folders (path() is unsupported).
-        os.rmdir(default_storage.path(prefix))
-    except (NotImplementedError, OSError):
-        pass
+        transaction.on_commit(lambda: delete_stored(part_names, prefix=parts_prefix(upload)))
 
 
 def upload_terminate(*, upload: Upload) -> None:
@@ -375,9 +247,9 @@ def _forget(upload: Upload) -> None:
     names = list(upload.parts.values_list("name", flat=True))
     if upload.stored_name and not upload.consumed_at:
         names.append(upload.stored_name)
-    prefix = _parts_prefix(upload)
+    prefix = parts_prefix(upload)
     upload.delete()
-    transaction.on_commit(lambda: _delete_stored(names, prefix=prefix))
+    transaction.on_commit(lambda: delete_stored(names, prefix=prefix))
 
 
 def uploads_expire_stale(*, now: datetime | None = None) -> int:

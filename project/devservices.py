@@ -19,7 +19,9 @@ embedded servers up for as long as the command runs and stops them when it ends.
 in sessions of their own so a Ctrl-C in the terminal reaches the web and worker processes first,
 which can then finish their database work before the database goes away.
 
-This module must not import Django: it decides the settings Django will read.
+This module must not import Django: it decides the settings Django will read. It is one module
+of about 400 lines on purpose: it runs standalone before anything else, and its three parts (the
+choice of each service, the embedded PostgreSQL, the embedded Redis) only make sense together.
 """
 
 from __future__ import annotations

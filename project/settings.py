@@ -2,7 +2,8 @@
 
 Every variable read here is listed, with its default, in the README. Local defaults work out
 of the box against PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; values that must
-be secret in production have no insecure default once DEBUG is off.
+be secret in production have no insecure default once DEBUG is off. It is one long module on
+purpose (cookiecutter-django's way): every setting, and why it has its value, in one place.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 _DATABASE_URL_OPTIONS = DATABASES["default"].get("OPTIONS", {})
 DATABASES["default"]["OPTIONS"] = {
     # Every open SSE stream is a long-lived request; a bounded pool keeps them (and everything
-    # else) from exhausting PostgreSQL's connection limit. See STACK-NOTES.
+    # else) from exhausting PostgreSQL's connection limit: without it each stream held a
+    # connection, and about a hundred streams exhausted PostgreSQL.
     "pool": {
         "min_size": 0,
         "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
@@ -156,7 +158,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "importer.reap_stale_jobs",
         "schedule": float(env_int("IMPORT_REAPER_INTERVAL", 15)),
     },
-    # Abandoned resumable uploads hold disk space until this deletes them (project/tasks.py).
+    # Abandoned resumable uploads hold disk space until this deletes them (importer/tasks.py).
     "importer-expire-stale-uploads": {
         "task": "importer.expire_stale_uploads",
         "schedule": float(env_int("UPLOAD_EXPIRY_INTERVAL", 3600)),
@@ -192,6 +194,9 @@ IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 5)
 # A file posted straight to /api/imports/ may be at most this big; larger ones must use the
 # resumable upload at /api/uploads/ (daphne buffers a whole request body in memory).
 IMPORT_MAX_DIRECT_UPLOAD_BYTES = env_int("IMPORT_MAX_DIRECT_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that
+# JSON from the worker and does not know the API's URLs.
+IMPORT_JOB_LINKS = "api.links.import_job_links"
 
 # --- Auth / i18n --------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -265,8 +270,7 @@ def _redis_kwargs(url: str) -> dict:
 
 EVENTSTREAM_REDIS = _redis_kwargs(REDIS_URL)
 # Progress events are best effort: with Redis down, fail each publish at once instead of waiting
-# out redis-py's default retries (~4 s per event, which stalled imports 20-fold during an outage;
-# tests/faults/test_redis_outage.py).
+# out redis-py's default retries (~4 s per event, which stalled imports 20-fold during an outage).
 EVENTSTREAM_REDIS.update(retry=None, socket_connect_timeout=2)
 # Events are kept in the database so a reconnecting client can replay what it missed.
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"

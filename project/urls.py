@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from api.health import HealthView
+from project.health import HealthView
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import running_worker
+from tests.support.task_queue import clear_queue, task_queue_connection
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,16 @@ def celery_worker(transactional_db, process_logs):
     """A real Celery worker process on the test database and this session's queue."""
     with running_worker(process_logs) as worker:
         yield worker
+
+
+@pytest.fixture
+def task_queue(settings):
+    """The Redis list of this test session's Celery queue, as (connection, name); emptied before
+    and after the test."""
+    clear_queue()
+    with task_queue_connection() as connection:
+        yield connection, settings.CELERY_TASK_DEFAULT_QUEUE
+    clear_queue()
 
 
 @pytest.fixture

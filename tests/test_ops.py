@@ -212,8 +212,8 @@ def test_upload_expiry_task_deletes_expired_uploads_only(user):
     from django.utils import timezone
 
     from importer.models import Upload
+    from importer.tasks import expire_stale_uploads
     from importer.uploads import upload_create
-    from project.tasks import expire_stale_uploads
 
     stale = upload_create(owner=user, length=10, filename="stale.csv")
     fresh = upload_create(owner=user, length=10, filename="fresh.csv")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 import urllib.error
 import urllib.request
 
@@ -11,6 +10,7 @@ import psutil
 import pytest
 
 from tests.support.processes import ServiceProcess, start_daphne
+from tests.support.waiting import wait_until
 
 
 def _status(url: str) -> int:
@@ -33,14 +33,6 @@ def _daphnes(server: ServiceProcess) -> list[psutil.Process]:
     return found
 
 
-def _wait_for(condition, *, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_each_daphne_process_serves_the_shared_port_and_a_dead_one_is_replaced(tmp_path):
     server, base = start_daphne(log_dir=tmp_path, processes=2)
@@ -49,7 +41,7 @@ def test_each_daphne_process_serves_the_shared_port_and_a_dead_one_is_replaced(t
         assert len(daphnes) == 2, server.log()
         # Anonymous /api/auth/me/ answers 401 without touching the database.
         url = f"{base}/api/auth/me/"
-        _wait_for(lambda: _status(url) == 401)
+        wait_until(lambda: _status(url) == 401, what="the site to answer", timeout=20, interval=0.1)
 
         # Freeze one process, then the other: whichever is left accepts every connection alone.
         for frozen in daphnes:
@@ -62,7 +54,9 @@ def test_each_daphne_process_serves_the_shared_port_and_a_dead_one_is_replaced(t
         # A crashed process is replaced, and the site keeps answering meanwhile.
         daphnes[0].kill()
         assert [_status(url) for _ in range(5)] == [401] * 5
-        _wait_for(lambda: len(_daphnes(server)) == 2 and daphnes[0].pid not in {p.pid for p in _daphnes(server)})
+        wait_until(
+            lambda: len(_daphnes(server)) == 2 and daphnes[0].pid not in {p.pid for p in _daphnes(server)},
+            what="the dead daphne to be replaced", timeout=20, interval=0.1)
         assert "starting another" in server.log()
         assert _status(url) == 401
     finally:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import redis
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.support.clients import token_client
@@ -49,17 +47,6 @@ def csrf_headers(client: APIClient) -> dict[str, str]:
     response = client.get("/api/auth/csrf/")
     assert response.status_code == 200
     return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
-
-
-@pytest.fixture
-def task_queue():
-    """The Redis list of this test session's Celery queue; emptied before and after the test."""
-    connection = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    connection.delete(queue)
-    yield connection, queue
-    connection.delete(queue)
-    connection.close()
 
 
 @pytest.fixture(autouse=True)

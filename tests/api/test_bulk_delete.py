@@ -8,8 +8,9 @@ import pytest
 from django.db import connection, connections, transaction
 
 from catalog.models import Product
-from importer.models import ImportJob, ImportStatus
-from importer.upsert import lock_catalog_for_write
+from importer.locks import lock_catalog_for_write
+from importer.models import ImportJob
+from importer.states import ImportStatus
 
 URL = "/api/products/bulk-delete/"
 

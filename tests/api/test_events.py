@@ -12,11 +12,12 @@ import time
 import psutil
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from importer.events import import_job_channel, import_job_publish
-from importer.models import ImportJob, ImportStatus
+from importer.models import ImportJob
 from importer.serializers import import_job_payload
+from importer.states import ImportStatus
+from tests.support.clients import token_headers
 from tests.support.processes import running_daphne
 from tests.support.sse import SSEEvent, SSEStream, open_stream
 
@@ -39,10 +40,6 @@ def sse_server(django_db_setup, tmp_path_factory):
 @pytest.fixture
 def base_url(sse_server, transactional_db) -> str:
     return sse_server[1]
-
-
-def token_for(user) -> dict[str, str]:
-    return {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
 
 
 def new_job(owner, **fields) -> ImportJob:
@@ -85,7 +82,7 @@ def test_token_holder_gets_the_jobs_current_state_first(base_url, user):
     job = new_job(user, status=ImportStatus.PROCESSING)
     publish(job, total_rows=100, processed_rows=40, progress=40)
 
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     try:
         event = first_job_event(stream)
     finally:
@@ -99,7 +96,7 @@ def test_token_holder_gets_the_jobs_current_state_first(base_url, user):
 def test_job_without_any_published_event_still_starts_with_its_state(base_url, user):
     job = new_job(user, message="Waiting for a worker.")
 
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     try:
         state = first_job_event(stream).json()
     finally:
@@ -143,8 +140,9 @@ def test_another_users_job_is_404_like_a_missing_one(base_url, user, other_user)
     job = new_job(user)
     publish(job, message="private")
 
-    theirs = open_stream(events_url(base_url, job), headers=token_for(other_user))
-    missing = open_stream(f"{base_url}/api/imports/{job.pk + 1000}/events/", headers=token_for(other_user))
+    theirs = open_stream(events_url(base_url, job), headers=token_headers(other_user))
+    missing = open_stream(f"{base_url}/api/imports/{job.pk + 1000}/events/",
+                          headers=token_headers(other_user))
 
     assert theirs.status_code == missing.status_code == 404
     assert "private" not in theirs.text
@@ -155,7 +153,7 @@ def test_staff_may_read_any_users_job(base_url, user, staff_user):
     job = new_job(user)
     publish(job, message="visible to staff")
 
-    stream = connect(base_url, job, headers=token_for(staff_user))
+    stream = connect(base_url, job, headers=token_headers(staff_user))
     try:
         assert first_job_event(stream).json()["message"] == "visible to staff"
     finally:
@@ -165,7 +163,8 @@ def test_staff_may_read_any_users_job(base_url, user, staff_user):
 def test_malformed_last_event_id_is_400(base_url, user):
     job = new_job(user)
 
-    response = open_stream(events_url(base_url, job), headers={**token_for(user), "Last-Event-ID": "nonsense"})
+    response = open_stream(events_url(base_url, job),
+                           headers={**token_headers(user), "Last-Event-ID": "nonsense"})
 
     assert response.status_code == 400
     assert "nonsense" in response.text
@@ -177,7 +176,7 @@ def test_malformed_last_event_id_is_400(base_url, user):
 def test_published_states_arrive_live_and_in_order(base_url, user):
     job = new_job(user, status=ImportStatus.PROCESSING, total_rows=500)
     publish(job, processed_rows=0)
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     try:
         first = first_job_event(stream)
         for rows in (100, 200, 300, 400):
@@ -192,7 +191,7 @@ def test_published_states_arrive_live_and_in_order(base_url, user):
 
 def test_idle_stream_sends_keep_alives(base_url, user):
     job = new_job(user)
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     try:
         first_job_event(stream)
         events = stream.read_until(lambda event: event.event == "keep-alive", skip=(), timeout=10)
@@ -205,13 +204,13 @@ def test_idle_stream_sends_keep_alives(base_url, user):
 def test_reconnect_with_last_event_id_replays_everything_missed(base_url, user):
     job = new_job(user, status=ImportStatus.PROCESSING, total_rows=600)
     publish(job, processed_rows=100)
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     seen = first_job_event(stream)
     stream.close()
 
     for rows in (200, 300, 400):
         publish(job, processed_rows=rows)
-    resumed = connect(base_url, job, headers={**token_for(user), "Last-Event-ID": seen.id})
+    resumed = connect(base_url, job, headers={**token_headers(user), "Last-Event-ID": seen.id})
     try:
         replayed = resumed.read_until(lambda event: is_job(event) and event.json()["processed_rows"] == 400)
         publish(job, processed_rows=500)
@@ -230,7 +229,7 @@ def test_last_event_id_zero_replays_the_job_from_its_first_event(base_url, user)
     for rows in (0, 100, 200):
         publish(job, processed_rows=rows)
 
-    response = open_stream(f"{events_url(base_url, job)}?lastEventId=0", headers=token_for(user))
+    response = open_stream(f"{events_url(base_url, job)}?lastEventId=0", headers=token_headers(user))
     assert response.status_code == 200
     stream = SSEStream(response)
     try:
@@ -246,7 +245,7 @@ def test_unknown_last_event_id_resets_to_the_current_state(base_url, user):
     publish(job, processed_rows=70)
     channel = import_job_channel(job.pk)
 
-    stream = connect(base_url, job, headers={**token_for(user), "Last-Event-ID": f"{channel}:999"})
+    stream = connect(base_url, job, headers={**token_headers(user), "Last-Event-ID": f"{channel}:999"})
     try:
         events = stream.read_until(is_job)
     finally:
@@ -259,7 +258,7 @@ def test_unknown_last_event_id_resets_to_the_current_state(base_url, user):
 def test_stream_ends_after_the_final_state_of_a_running_job(base_url, user):
     job = new_job(user, status=ImportStatus.PROCESSING, total_rows=10)
     publish(job, processed_rows=5)
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     try:
         first_job_event(stream)
         publish(job, processed_rows=10, progress=100, status=ImportStatus.COMPLETED)
@@ -280,7 +279,7 @@ def test_finished_job_sends_its_final_state_and_closes(base_url, user):
     # the job row, not the log, decides.
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, message="Stopped.")
 
-    stream = connect(base_url, job, headers=token_for(user))
+    stream = connect(base_url, job, headers=token_headers(user))
     try:
         events = stream.read_to_end()
     finally:
@@ -304,7 +303,7 @@ def test_open_streams_hold_no_database_connection(transactional_db, process_logs
     """Without a pool every connection is a real socket: count daphne's while streams wait."""
     jobs = [new_job(user) for _ in range(6)]
     with running_daphne(process_logs, DATABASE_POOL="false", EVENTS_KEEPALIVE_SECONDS="1") as (server, url):
-        streams = [connect(url, job, headers=token_for(user)) for job in jobs]
+        streams = [connect(url, job, headers=token_headers(user)) for job in jobs]
         try:
             for stream in streams:
                 first_job_event(stream)
@@ -327,7 +326,7 @@ def test_more_streams_than_pooled_connections_all_stream(transactional_db, proce
         try:
             started = time.monotonic()
             for job in jobs:
-                streams.append(connect(url, job, headers=token_for(user)))
+                streams.append(connect(url, job, headers=token_headers(user)))
                 first_job_event(streams[-1])
             for job in jobs:
                 publish(job, message="still live")

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from tests.support.processes import free_port
+
 pytestmark = pytest.mark.django_db
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_needs_no_login_and_is_503_when_no_worker_consumes_the_queue(anonymous):
@@ -26,7 +20,7 @@ def test_needs_no_login_and_is_503_when_no_worker_consumes_the_queue(anonymous):
 
 
 def test_redis_down_is_503_naming_redis(anonymous, settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     response = anonymous.get("/healthz")
     assert response.status_code == 503
     assert response.data["redis"] == "down"

@@ -8,10 +8,10 @@ import io
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
-from rest_framework.authtoken.models import Token
 
 from importer import services
 from importer.models import ImportJob, ImportRowError
+from tests.support.clients import token_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def rows_of(response) -> list[list[str]]:
 
 
 def job_with_errors(owner, errors: list[tuple[int, str, str]]) -> ImportJob:
-    job = ImportJob.objects.create(owner=owner, filename="x.csv", error_count=len(errors))
+    job = ImportJob.objects.create(owner=owner, filename="x.csv", skipped_rows=len(errors))
     ImportRowError.objects.bulk_create(
         ImportRowError(job=job, line=line, sku=sku, reason=reason) for line, sku, reason in errors
     )
@@ -53,7 +53,7 @@ def test_more_errors_than_the_job_keeps_inline_are_all_in_the_csv(alice_client, 
     )
     services.import_job_run(job_id=response.data["id"])
     job = ImportJob.objects.get(pk=response.data["id"])
-    assert (job.error_count, len(job.errors)) == (250, 100)
+    assert (job.skipped_rows, len(job.errors)) == (250, 100)
     rows = rows_of(alice_client.get(f"/api/imports/{job.pk}/errors/"))
     assert len(rows) == 251
     assert rows[1] == ["2", "S-0", "name is empty"]
@@ -86,10 +86,7 @@ def test_clients_may_ask_for_text_csv(alice_client, user):
 def test_under_asgi_the_csv_is_streamed_by_an_async_iterator(user):
     """daphne serves ASGI: there a synchronous iterator would be read whole into memory first."""
     job = job_with_errors(user, [(line, f"=S{line}", "name is empty") for line in range(2, 5002)])
-    token = Token.objects.create(user=user)
-    response = async_to_sync(AsyncClient().get)(
-        f"/api/imports/{job.pk}/errors/", headers={"Authorization": f"Token {token.key}"}
-    )
+    response = async_to_sync(AsyncClient().get)(f"/api/imports/{job.pk}/errors/", headers=token_headers(user))
     assert response.status_code == 200
     assert response.is_async
 

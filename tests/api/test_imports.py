@@ -9,7 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from importer import services
-from importer.models import ImportJob, ImportStatus
+from importer.models import ImportJob
+from importer.states import ImportStatus
 from importer.uploads import upload_append, upload_create
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,6 @@ import pytest
 import requests
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
@@ -29,7 +28,7 @@ from importer.uploads import (
     upload_create,
     uploads_expire_stale,
 )
-from tests.support.clients import token_client
+from tests.support.clients import token_client, token_headers
 from tests.support.processes import running_daphne
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -356,8 +355,8 @@ def test_consumed_upload_expiring_keeps_the_imports_file(api, user, small_parts,
 
 
 @pytest.fixture
-def token(transactional_db, user) -> str:
-    return Token.objects.create(user=user).key
+def auth(transactional_db, user) -> dict[str, str]:
+    return token_headers(user)
 
 
 @pytest.fixture
@@ -375,8 +374,8 @@ def csv_file(tmp_path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_tuspy_uploads_a_file_in_parts_through_daphne(daphne_url, token, user, csv_file):
-    client = TusClient(f"{daphne_url}/api/uploads/", headers={"Authorization": f"Token {token}"})
+def test_tuspy_uploads_a_file_in_parts_through_daphne(daphne_url, auth, user, csv_file):
+    client = TusClient(f"{daphne_url}/api/uploads/", headers=auth)
     uploader = client.uploader(str(csv_file), chunk_size=65536, metadata={"filename": "products.csv"})
     uploader.upload()
 
@@ -392,35 +391,34 @@ def test_tuspy_uploads_a_file_in_parts_through_daphne(daphne_url, token, user, c
         anonymous.uploader(str(csv_file), chunk_size=65536).upload()
 
 
-def _drop_connection_mid_part(url: str, token: str, offset: int, data: bytes) -> None:
+def _drop_connection_mid_part(url: str, headers: dict[str, str], offset: int, data: bytes) -> None:
     """Send a PATCH whose body stops half-way, then hang up, like a client losing its network."""
     target = urlparse(url)
     with socket.create_connection((target.hostname, target.port)) as sock:
-        head = (
-            f"PATCH {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
-            f"Authorization: Token {token}\r\nTus-Resumable: 1.0.0\r\n"
-            f"Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n"
-        )
-        sock.sendall(head.encode() + data[: len(data) // 2])
+        lines = [
+            f"PATCH {target.path} HTTP/1.1", f"Host: {target.netloc}",
+            *(f"{name}: {value}" for name, value in headers.items()),
+            "Tus-Resumable: 1.0.0", f"Upload-Offset: {offset}",
+            "Content-Type: application/offset+octet-stream", f"Content-Length: {len(data)}",
+        ]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data[: len(data) // 2])
 
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_tuspy_resumes_after_a_dropped_connection(daphne_url, token, user, csv_file):
-    headers = {"Authorization": f"Token {token}"}
+def test_tuspy_resumes_after_a_dropped_connection(daphne_url, auth, user, csv_file):
     content = csv_file.read_bytes()
-    first = TusClient(f"{daphne_url}/api/uploads/", headers=headers).uploader(
+    first = TusClient(f"{daphne_url}/api/uploads/", headers=auth).uploader(
         str(csv_file), chunk_size=65536, metadata={"filename": "products.csv"}
     )
     first.upload(stop_at=131072)
-    _drop_connection_mid_part(first.url, token, 131072, content[131072:196608])
+    _drop_connection_mid_part(first.url, auth, 131072, content[131072:196608])
 
-    head = requests.head(first.url, headers={**headers, "Tus-Resumable": "1.0.0"}, timeout=10)
+    head = requests.head(first.url, headers={**auth, "Tus-Resumable": "1.0.0"}, timeout=10)
     assert head.headers["Upload-Offset"] == "131072"
 
     # A new client (a new process, say) that only knows the URL picks up where the server is.
-    second = TusClient(f"{daphne_url}/api/uploads/", headers=headers).uploader(
+    second = TusClient(f"{daphne_url}/api/uploads/", headers=auth).uploader(
         str(csv_file), chunk_size=65536, url=first.url
     )
     assert second.offset == 131072
@@ -432,8 +430,8 @@ def test_tuspy_resumes_after_a_dropped_connection(daphne_url, token, user, csv_f
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_tuspy_part_above_the_servers_limit_is_refused_with_413(daphne_url, token, csv_file):
-    uploader = TusClient(f"{daphne_url}/api/uploads/", headers={"Authorization": f"Token {token}"}).uploader(
+def test_tuspy_part_above_the_servers_limit_is_refused_with_413(daphne_url, auth, csv_file):
+    uploader = TusClient(f"{daphne_url}/api/uploads/", headers=auth).uploader(
         str(csv_file), chunk_size=65537
     )
     with pytest.raises(TusUploadFailed) as caught:

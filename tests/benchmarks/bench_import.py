@@ -211,22 +211,12 @@ class EventRecorder:
         self._pubsub.close()
 
 
-def _wait_for_finish(job_id: int, *, timeout: float = 3600):
-    from importer.models import ImportJob
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = ImportJob.objects.get(pk=job_id)
-        if job.is_finished:
-            return job
-        time.sleep(0.1)
-    raise RuntimeError(f"import {job_id} did not finish within {timeout:.0f}s")
-
-
 def engine_run(*, stored_name: str, user, worker, recorder: EventRecorder) -> EngineRun:
     """One import through the real worker; returns its wall time, memory and event gaps."""
     from importer.events import import_job_channel
-    from importer.services import JOB_LOCK_CLASS, import_job_create
+    from importer.locks import JOB_LOCK_CLASS
+    from importer.services import import_job_create
+    from tests.support.jobs import finished, wait_for_job
     from tests.support.processes import pid_holding_advisory_lock
 
     children = worker.children()
@@ -239,7 +229,7 @@ def engine_run(*, stored_name: str, user, worker, recorder: EventRecorder) -> En
             runner = pid_holding_advisory_lock(key1=JOB_LOCK_CLASS, key2=job.pk)
             if runner is None:
                 time.sleep(0.05)
-        job = _wait_for_finish(job.pk)
+        job = wait_for_job(job.pk, finished, what="finished", timeout=3600, interval=0.1)
     if job.status != "completed":
         raise RuntimeError(f"import {job.pk} ended {job.status}: {job.message}\n{worker.log()[-3000:]}")
     seconds = job.finished_at.timestamp() - started

@@ -123,11 +123,11 @@ def _load_catalogue(rows: int, workdir: Path) -> None:
 
 def _token() -> str:
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+
+    from tests.support.clients import token_key
 
     user, _ = get_user_model().objects.get_or_create(username="bench-list")
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    return token_key(user)
 
 
 @dataclass

@@ -229,7 +229,8 @@ async def run_phase(*, name: str, base: str, token: str, job_id: int, args: argp
 
 def _placeholder_job(owner):
     """A job that looks like a running import, for the idle phase's subscribers to follow."""
-    from importer.models import ImportJob, ImportPhase, ImportStatus
+    from importer.models import ImportJob
+    from importer.states import ImportPhase, ImportStatus
 
     return ImportJob.objects.create(owner=owner, filename="bench-load-idle.csv", status=ImportStatus.PROCESSING,
                                     phase=ImportPhase.IMPORTING, total_rows=1000, message="Benchmark placeholder.")
@@ -239,34 +240,29 @@ def _finish_placeholder(job_id: int) -> None:
     from django.db import connection
 
     from importer.events import import_job_publish
-    from importer.models import ImportJob, ImportPhase, ImportStatus
+    from importer.models import ImportJob
     from importer.serializers import import_job_payload
+    from importer.states import ImportStatus
 
     try:
         job = ImportJob.objects.get(pk=job_id)
-        job.status, job.phase, job.progress = ImportStatus.COMPLETED, ImportPhase.COMPLETE, 100
+        job.status, job.progress = ImportStatus.COMPLETED, 100
         job.save()
         import_job_publish(import_job_payload(job))
     finally:
         connection.close()
 
 
-def _wait_for_job(job_id: int, *, until, timeout: float):
+def _wait_for_job(job_id: int, *, until, what: str, timeout: float):
+    """``wait_for_job``, then close this thread's database connection (``finish`` runs in a thread)."""
     from django.db import connection
 
-    from importer.models import ImportJob
+    from tests.support.jobs import wait_for_job
 
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            job = ImportJob.objects.get(pk=job_id)
-            if until(job):
-                return job
-            time.sleep(0.1)
+        return wait_for_job(job_id, until, what=what, timeout=timeout, interval=0.1)
     finally:
         connection.close()
-    raise RuntimeError(f"import {job_id} did not reach the expected state within {timeout:.0f} s "
-                       f"(status {job.status}, phase {job.phase}: {job.message})")
 
 
 def _scalar(sql: str, params: list | None = None):
@@ -376,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         from django.contrib.auth import get_user_model
         from django.db import connection
 
-        from importer.models import ImportJob, ImportPhase
+        from importer.models import ImportJob
         from importer.services import import_job_create
+        from importer.states import ImportPhase
         from tests.benchmarks.bench_import import EventRecorder
         from tests.benchmarks.csvgen import generate_products_csv
         from tests.support.processes import start_daphne, start_worker
@@ -429,12 +426,12 @@ def main(argv: list[str] | None = None) -> int:
         connection.close()
         # Measure while rows are being written, not while the file is being counted.
         job = _wait_for_job(job.pk, until=lambda j: j.phase != ImportPhase.QUEUED and j.phase != ImportPhase.COUNTING,
-                            timeout=300)
+                            what="writing rows", timeout=300)
         print(f"  import {job.pk} is {job.status}/{job.phase}", flush=True)
         final: dict[str, ImportJob] = {}
 
         def finish_import() -> None:
-            final["job"] = _wait_for_job(job.pk, until=lambda j: j.is_finished, timeout=900)
+            final["job"] = _wait_for_job(job.pk, until=lambda j: j.is_finished, what="finished", timeout=900)
 
         loaded = asyncio.run(run_phase(name="loaded", base=base, token=token, job_id=job.pk, args=args,
                                        script=script, recorder=recorder, finish=finish_import))
@@ -447,12 +444,13 @@ def main(argv: list[str] | None = None) -> int:
         overlap = ("yes" if done.finished_at and done.finished_at.timestamp() >= window_end else
                    "NO: it never finished" if not done.finished_at else
                    f"NO: it finished {window_end - done.finished_at.timestamp():.1f} s before the window ended")
-        counted = done.created_rows + done.updated_rows + done.unchanged_rows + done.skipped_rows
+        counted = (done.created_rows + done.updated_rows + done.unchanged_rows + done.superseded_rows
+                   + done.skipped_rows)
         checks = {
             "status completed": done.status == "completed",
-            "no row errors": done.error_count == 0,
+            "no row errors": done.skipped_rows == 0,
             f"processed = total = {args.rows:,}": done.processed_rows == done.total_rows == args.rows,
-            "created+updated+unchanged+skipped = processed": counted == done.processed_rows,
+            "created+updated+unchanged+superseded+skipped = processed": counted == done.processed_rows,
             "nothing created (all SKUs exist)": done.created_rows == 0,
             f"product count unchanged ({products:,})": after == products,
             f"renamed products = distinct SKUs ({distinct:,})": renamed == distinct,
@@ -460,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         import_lines = [
             f"Import {done.pk}: {done.status} in {seconds:.1f} s ({(args.rows / seconds if seconds else 0):,.0f} rows/s) after "
             f"{done.attempts} attempt(s); created {done.created_rows:,}, updated {done.updated_rows:,}, "
-            f"unchanged {done.unchanged_rows:,}, skipped {done.skipped_rows:,}, errors {done.error_count:,}",
+            f"unchanged {done.unchanged_rows:,}, superseded {done.superseded_rows:,}, skipped {done.skipped_rows:,}",
             f"import running through the whole loaded window: {overlap}",
             "checks: " + "; ".join(f"{name}: {'ok' if ok else 'FAILED'}" for name, ok in checks.items()),
         ]

@@ -193,20 +193,21 @@ class Sampler(threading.Thread):
 def prepare_jobs(count: int) -> tuple[str, list[int]]:
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from importer.events import import_job_publish
-    from importer.models import ImportJob, ImportStatus
+    from importer.models import ImportJob
     from importer.serializers import import_job_payload
+    from importer.states import ImportStatus
+    from tests.support.clients import token_key
 
     user, _ = get_user_model().objects.get_or_create(username="bench-sse")
-    token, _ = Token.objects.get_or_create(user=user)
+    token = token_key(user)
     jobs = [ImportJob.objects.create(owner=user, filename="bench.csv", status=ImportStatus.PROCESSING,
                                      total_rows=1000) for _ in range(count)]
     for job in jobs:
         import_job_publish(import_job_payload(job))
     connection.close()
-    return token.key, [job.pk for job in jobs]
+    return token, [job.pk for job in jobs]
 
 
 def publish_events(job_ids: list[int], *, count: int, interval: float, finish: bool) -> None:
@@ -214,8 +215,9 @@ def publish_events(job_ids: list[int], *, count: int, interval: float, finish: b
     from django.db import connection
 
     from importer.events import import_job_publish
-    from importer.models import ImportJob, ImportStatus
+    from importer.models import ImportJob
     from importer.serializers import import_job_payload
+    from importer.states import ImportStatus
 
     jobs = {job.pk: job for job in ImportJob.objects.filter(pk__in=job_ids)}
     try:

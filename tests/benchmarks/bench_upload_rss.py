@@ -218,11 +218,12 @@ def main() -> None:
             django.setup()
             from django.contrib.auth import get_user_model
             from django.core.management import call_command
-            from rest_framework.authtoken.models import Token
+
+            from tests.support.clients import token_key
 
             call_command("migrate", verbosity=0)
             user = get_user_model().objects.create_user(username="bench", password=uuid.uuid4().hex)
-            token = Token.objects.create(user=user).key
+            token = token_key(user)
             print(f"database {db_name}, media {media_root}")
 
             source = tmp / "upload.csv"

@@ -1,7 +1,7 @@
 """The bad-input corpus: nasty CSV files and what importing each one must give.
 
 Every case is built deterministically by a small function here. The small files are also checked
-in under ``tests/corpus/files/`` so a person can open them; large ones (the 10 MB field, the
+in under ``tests/bad_files/`` so a person can open them; large ones (the 10 MB field, the
 mixed-encoding file that needs more than the sniffed first 64 KiB) are only built at test time.
 Regenerate the checked-in files after changing a case with::
 
@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FILES = Path(__file__).parent / "files"
+from tests.support.bad_files import BAD_FILES
+
 # Cases at most this big are checked in; larger ones are built when the tests run.
 CHECKED_IN_MAX_BYTES = 16 * 1024
 
@@ -252,7 +253,7 @@ CASES: list[CorpusCase] = [
         products=_products([("FC-1", "Fine", "ok"), ("FC-5", "Also fine", "ok")]),
     ),
     CorpusCase(
-        # Classic Mac OS line endings. Found by this corpus: the job failed as "unexpected error".
+        # Classic Mac OS line endings (CR only): refused with a message that says so.
         "cr_only_line_endings", "mac_cr_only.csv",
         _text("sku,name,description\rMAC-1,Macintosh,CR only\rMAC-2,Second,row\r"),
         FAILED, "carriage return only",
@@ -301,5 +302,5 @@ def write_corpus(directory: Path, *, checked_in_only: bool = False) -> dict[str,
 
 
 if __name__ == "__main__":
-    written = write_corpus(FILES, checked_in_only=True)
+    written = write_corpus(BAD_FILES, checked_in_only=True)
     sys.stdout.write("".join(f"{path.relative_to(Path.cwd())}\n" for path in sorted(set(written.values()))))

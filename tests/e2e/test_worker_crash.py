@@ -18,12 +18,15 @@ import pytest
 from django.core.files import File
 
 from catalog.models import Product
-from importer.models import ImportJob, ImportStatus
-from importer.services import JOB_LOCK_CLASS, import_job_create
+from importer.locks import JOB_LOCK_CLASS
+from importer.models import ImportJob
+from importer.services import import_job_create
+from importer.states import ImportStatus
 from importer.tasks import run_import
 from tests.benchmarks.csvgen import generate_products_csv
 from tests.support.jobs import wait_for_job
 from tests.support.processes import ServiceProcess, pid_holding_advisory_lock, start_worker
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -94,22 +97,24 @@ def _wait_until_finished(job_id: int, workers: list[ServiceProcess]) -> ImportJo
 
 def _runner_of(job_id: int, worker: ServiceProcess) -> psutil.Process:
     """The pool child running the job: the worker's process that holds the job's lock."""
-    deadline = time.monotonic() + 30
     children = {proc.pid for proc in worker.children()}
-    while time.monotonic() < deadline:
+
+    def runner() -> int | None:
         pid = pid_holding_advisory_lock(key1=JOB_LOCK_CLASS, key2=job_id)
-        if pid in children:
-            return psutil.Process(pid)
-        time.sleep(0.05)
-    raise AssertionError(f"no process of the worker holds the lock of import {job_id}")
+        return pid if pid in children else None
+
+    pid = wait_until(runner, what=f"a process of the worker to hold the lock of import {job_id}",
+                     timeout=30, interval=0.05)
+    return psutil.Process(pid)
 
 
 def _assert_completed_exactly(job: ImportJob, expected_catalogue: dict) -> None:
     assert job.status == ImportStatus.COMPLETED, job.message
     assert job.total_rows == ROWS
     assert job.processed_rows == ROWS
-    assert job.created_rows + job.updated_rows + job.unchanged_rows + job.skipped_rows == ROWS
-    assert job.skipped_rows == 0 and job.error_count == 0
+    assert (job.created_rows + job.updated_rows + job.unchanged_rows + job.superseded_rows
+            + job.skipped_rows) == ROWS
+    assert job.skipped_rows == 0
     assert job.created_rows == len(expected_catalogue)
     stored = {
         sku.lower(): (sku, name, description)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.benchmarks.csvgen import generate_products_csv
-from tests.faults.support import RedisServer
+from tests.faults.redis_server import RedisServer
 from tests.support.processes import ServiceProcess, free_port, start_daphne, start_worker
 
 

@@ -1,6 +1,6 @@
 """Fault 10: "delete all products" while an import is queued or running, through the real stack.
 
-The documented rule (importer/catalog.py): the bulk delete refuses with 409 while any import is
+The documented rule (importer/bulk_delete.py): the bulk delete refuses with 409 while any import is
 pending or processing, and leaves the catalogue exactly as it was; once the import has finished
 it deletes everything. Real daphne, real worker, a staff user's API token.
 """
@@ -12,18 +12,12 @@ import requests
 from django.core.files import File
 
 from catalog.models import Product
-from importer.models import ImportStatus
 from importer.services import import_job_create
-from tests.faults.support import (
-    assert_catalogue_is,
-    assert_completed_and_accounts_for,
-    finished,
-    oracle,
-    products_and_created_rows,
-    stored_catalogue,
-    token_headers,
-    wait_for_job,
-)
+from importer.states import ImportStatus
+from tests.faults.accounting import assert_completed_and_accounts_for, products_and_created_rows
+from tests.support.catalogue import assert_catalogue_is, oracle, stored_catalogue
+from tests.support.clients import token_headers
+from tests.support.jobs import finished, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -15,16 +15,13 @@ import pytest
 from django.core.files import File
 from django.db import connection
 
-from importer.models import ImportStatus
-from importer.services import JOB_LOCK_CLASS, import_job_create
-from tests.faults.support import (
-    assert_catalogue_is,
-    assert_completed_and_accounts_for,
-    finished,
-    oracle,
-    products_and_created_rows,
-    wait_for_job,
-)
+from importer.locks import JOB_LOCK_CLASS
+from importer.services import import_job_create
+from importer.states import ImportStatus
+from tests.faults.accounting import assert_completed_and_accounts_for, products_and_created_rows
+from tests.support.catalogue import assert_catalogue_is, oracle
+from tests.support.jobs import finished, wait_for_job
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -63,13 +60,9 @@ def test_killed_database_connection_rolls_back_the_chunk_and_the_import_resumes_
             job.pk, lambda j, f=fraction: j.status == ImportStatus.PROCESSING and j.total_rows
             and j.processed_rows >= j.total_rows // (f + 1) and j.processed_rows < j.total_rows * 3 // 4,
             what=f"past 1/{fraction + 1}", processes=[worker], timeout=120)
-        backend = _terminate_lock_holder(job.pk)
-        deadline = time.monotonic() + 60
-        while backend is None and time.monotonic() < deadline:
-            # Between a lost connection and its retry nobody holds the lock: wait for the runner.
-            time.sleep(0.02)
-            backend = _terminate_lock_holder(job.pk)
-        assert backend is not None, f"nobody took the job lock again; killed so far: {killed}"
+        # Between a lost connection and its retry nobody holds the lock: wait for the runner.
+        backend = wait_until(lambda: _terminate_lock_holder(job.pk), timeout=60,
+                             what=f"anybody to take the job lock again (killed so far: {killed})")
         killed_at = time.monotonic()
         killed.append((backend, midway.processed_rows))
         # Right after the kill, before any resume: what is committed is exactly what the job says.

@@ -21,8 +21,8 @@ from django.utils import timezone
 from catalog.models import Product
 from importer.models import ImportJob, Upload
 from importer.uploads import uploads_expire_stale
-from tests.faults.support import token_headers
 from tests.faults.tus_client import create_upload, head, patch, patch_and_drop
+from tests.support.clients import token_headers
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -14,17 +14,13 @@ import pytest
 from django.core.files import File
 from django.utils import timezone
 
-from importer.models import ImportJob, ImportStatus
+from importer.models import ImportJob
 from importer.services import import_job_create
-from tests.faults.support import (
-    assert_catalogue_is,
-    assert_completed_and_accounts_for,
-    finished,
-    oracle,
-    post_csv,
-    token_headers,
-    wait_for_job,
-)
+from importer.states import ImportStatus
+from tests.faults.accounting import assert_completed_and_accounts_for
+from tests.support.catalogue import assert_catalogue_is, oracle
+from tests.support.clients import post_csv, token_headers
+from tests.support.jobs import finished, wait_for_job
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

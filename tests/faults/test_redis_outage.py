@@ -13,18 +13,12 @@ import time
 
 import pytest
 
-from importer.models import ImportStatus
-from tests.faults.support import (
-    SSEClient,
-    assert_catalogue_is,
-    assert_completed_and_accounts_for,
-    assert_stream_told_the_truth,
-    finished,
-    oracle,
-    post_csv,
-    token_headers,
-    wait_for_job,
-)
+from importer.states import ImportStatus
+from tests.faults.accounting import assert_completed_and_accounts_for
+from tests.faults.sse_client import SSEClient, assert_stream_told_the_truth
+from tests.support.catalogue import assert_catalogue_is, oracle
+from tests.support.clients import post_csv, token_headers
+from tests.support.jobs import finished, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -87,8 +81,8 @@ def test_import_survives_a_redis_outage_exactly_once_and_events_resume(
     assert_completed_and_accounts_for(job, rows=ROWS, expected=expected)
     assert_catalogue_is(expected)
     assert job.attempts == 1, f"the import ran {job.attempts} times"
-    # Publishing to a Redis that is down must neither fail nor stall the import (each failed
-    # publish used to wait out redis-py's retries: ~4 s per chunk).
+    # Publishing to a Redis that is down must neither fail nor stall the import (a publish that
+    # waited out redis-py's retries would cost ~4 s per chunk).
     assert rate_during > rate_before / 4, f"the outage stalled the import: {rate_before:.0f} -> {rate_during:.0f} rows/s"
     assert_stream_told_the_truth(client, job)
     live_after = [state for state in client.job_states()[events_at_restart:] if 0 < state["processed_rows"] < ROWS]

@@ -16,10 +16,13 @@ import requests
 from django.core.files import File
 
 from catalog.models import Product
-from importer.models import ImportJob, ImportStatus, Upload
+from importer.models import ImportJob, Upload
 from importer.services import import_job_create
-from tests.faults.support import finished, post_csv, stored_catalogue, token_headers, wait_for_job
+from importer.states import ImportStatus
 from tests.faults.tus_client import create_upload, head, patch
+from tests.support.catalogue import stored_catalogue
+from tests.support.clients import post_csv, token_headers
+from tests.support.jobs import finished, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

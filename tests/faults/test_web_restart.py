@@ -13,18 +13,13 @@ import time
 import pytest
 from django.core.files import File
 
-from importer.models import ImportStatus
 from importer.services import import_job_create
-from tests.faults.support import (
-    SSEClient,
-    assert_catalogue_is,
-    assert_completed_and_accounts_for,
-    assert_stream_told_the_truth,
-    finished,
-    oracle,
-    token_headers,
-    wait_for_job,
-)
+from importer.states import ImportStatus
+from tests.faults.accounting import assert_completed_and_accounts_for
+from tests.faults.sse_client import SSEClient, assert_stream_told_the_truth
+from tests.support.catalogue import assert_catalogue_is, oracle
+from tests.support.clients import token_headers
+from tests.support.jobs import finished, wait_for_job
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

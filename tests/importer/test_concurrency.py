@@ -17,10 +17,11 @@ import pytest
 from django.db import connection
 
 from catalog.models import Product
-from importer.models import ImportJob, ImportStatus
+from importer.models import ImportJob
 from importer.services import import_job_run
-from tests.importer.importing import pg_lower
-from tests.importer.jobs import create_job
+from importer.states import ImportStatus
+from tests.support.catalogue import pg_lower
+from tests.support.jobs import create_job
 
 ROWS_PER_FILE = 60
 
@@ -71,7 +72,8 @@ def test_two_imports_over_overlapping_skus_both_complete_and_each_sku_exists_onc
     for job, rows in zip(finished, (skus_a, skus_b), strict=True):
         assert job.status == ImportStatus.COMPLETED, job.message
         assert job.processed_rows == len(rows)
-        assert job.created_rows + job.updated_rows + job.unchanged_rows + job.skipped_rows == len(rows)
+        assert (job.created_rows + job.updated_rows + job.unchanged_rows + job.superseded_rows
+                + job.skipped_rows) == len(rows)
         assert job.skipped_rows == 0
 
     products = list(Product.objects.all())

@@ -1,4 +1,4 @@
-"""Nasty real-world files (tests/importer/fixtures/) through the pipeline and through a job.
+"""Nasty real-world files (in tests/bad_files/) through the pipeline and through a job.
 
 - excel_cp1252_crlf.csv: an old Excel export in Windows-1252 with CRLF, smart quotes, a euro
   sign, a multi-line quoted description and a case-variant duplicate.
@@ -10,24 +10,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from importer.csvfile import FileRejected
-from importer.models import ImportRowError, ImportStatus
-from importer.pipeline import import_csv
+from importer.models import ImportRowError
+from importer.pipeline import FileRejected, import_csv
 from importer.services import import_job_run
-from tests.importer.importing import catalogue
-from tests.importer.jobs import create_job
+from importer.states import ImportStatus
+from tests.support.bad_files import BAD_FILES
+from tests.support.catalogue import catalogue
+from tests.support.jobs import create_job
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
 
 def _import(name: str, **options):
-    path = FIXTURES / name
+    path = BAD_FILES / name
     with path.open("rb") as handle:
         return import_csv(file=handle, size_bytes=path.stat().st_size, **options)
 
@@ -74,16 +71,18 @@ def test_messy_utf8_file_imports_its_good_rows_and_reports_each_bad_one(chunk_si
     }
     progress = result.progress
     assert progress.processed_rows == 9
-    assert (progress.created, progress.updated, progress.unchanged, progress.skipped) == (3, 2, 0, 4)
+    # Two rows are replaced by later rows of their SKU (the Kelvin sign one among them).
+    assert (progress.created, progress.updated, progress.unchanged, progress.superseded, progress.skipped) == (
+        3, 0, 0, 2, 4)
 
 
 def test_messy_utf8_file_through_a_job_records_its_row_errors(settings):
     settings.IMPORT_CHUNK_SIZE = 3
-    job = create_job((FIXTURES / "utf8_bom_messy.csv").read_bytes(), filename="utf8_bom_messy.csv")
+    job = create_job((BAD_FILES / "utf8_bom_messy.csv").read_bytes(), filename="utf8_bom_messy.csv")
     import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == ImportStatus.COMPLETED
-    assert job.message == "Imported 9 rows: 3 created, 2 updated, 4 skipped."
+    assert job.message == "Imported 9 rows: 3 created, 0 updated, 2 superseded by a later row, 4 skipped."
     assert [(e["line"], e["sku"], e["reason"]) for e in job.errors[:3]] == MESSY_ERRORS
     assert list(ImportRowError.objects.filter(job=job).values_list("line", flat=True)) == [6, 7, 8, 12]
     assert set(catalogue()) == {"dessert-é1", "SANDWICH-1", "k-bar"}

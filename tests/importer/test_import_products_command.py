@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Product
-from tests.importer.importing import catalogue
+from tests.support.catalogue import catalogue
 from tests.support.processes import ROOT, service_env
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,8 @@ def test_command_imports_the_file_and_prints_the_counts(tmp_path):
     output = _run(path, "--chunk-size", "2")
     assert "Importing 3 rows" in output
     assert "Imported 3 rows in" in output
-    # The repeated B2 row lands in the second chunk, where it matches what the first wrote.
-    assert "1 created, 1 updated, 1 unchanged, 0 skipped." in output
+    # The first B2 row is replaced by the repeated one, in the second chunk: written once.
+    assert "1 created, 1 updated, 0 unchanged, 1 superseded, 0 skipped." in output
     assert catalogue() == {"a1": ("Bolt", "M6"), "B2": ("Nut", "M8")}
 
 
@@ -38,7 +38,7 @@ def test_command_prints_the_row_errors_with_line_numbers(tmp_path):
     path = tmp_path / "products.csv"
     path.write_bytes(b"sku,name\nA1,Bolt\n,Nameless\nB2,\nC3,Nut\n")
     output = _run(path)
-    assert "0 unchanged, 2 skipped." in output
+    assert "2 created, 0 updated, 0 unchanged, 0 superseded, 2 skipped." in output
     assert "2 row(s) were skipped:" in output
     assert "  line 3: SKU is empty" in output
     assert "  line 4: name is empty (SKU B2)" in output

@@ -15,8 +15,10 @@ import pytest
 from django.db import connection
 
 from catalog.models import Product
-from importer.pipeline import READ_AHEAD_SWITCH_INTERVAL, ImportInterrupted, ImportObserver, ImportProgress
-from tests.importer.importing import catalogue, import_bytes, pg_lower
+from importer.pipeline import ImportInterrupted, ImportObserver, ImportProgress
+from importer.pipeline.readahead import READ_AHEAD_SWITCH_INTERVAL
+from tests.support.catalogue import catalogue, pg_lower
+from tests.support.pipeline import import_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +31,7 @@ def _csv(rows: list[tuple[str, str, str]]) -> bytes:
 
 
 def _sum_of_counts(progress: ImportProgress) -> int:
-    return progress.created + progress.updated + progress.unchanged + progress.skipped
+    return progress.created + progress.updated + progress.unchanged + progress.superseded + progress.skipped
 
 
 # --- Last row wins ----------------------------------------------------------------------------
@@ -97,15 +99,15 @@ def test_update_changes_updated_at_but_not_created_at():
 
 
 @pytest.mark.parametrize("chunk_size", [2, 100])
-def test_counts_of_created_updated_unchanged_and_skipped_add_up_to_processed_rows(chunk_size):
+def test_counts_of_created_updated_unchanged_superseded_and_skipped_add_up_to_processed_rows(chunk_size):
     Product.objects.create(sku="SAME-1", name="Same", description="d")
     Product.objects.create(sku="CHANGE-1", name="Before", description="d")
     data = (
         b"sku,name,description\n"
         b"SAME-1,Same,d\n"  # unchanged
         b"change-1,After,d\n"  # updated (spelling and name)
-        b"NEW-1,New,d\n"  # created
-        b"NEW-1,Newer,d\n"  # updated (same SKU again)
+        b"NEW-1,New,d\n"  # superseded (by the next row)
+        b"NEW-1,Newer,d\n"  # created
         b",Nameless,d\n"  # skipped
         b"NEW-2,,d\n"  # skipped
     )
@@ -115,7 +117,8 @@ def test_counts_of_created_updated_unchanged_and_skipped_add_up_to_processed_row
     assert progress.skipped == 2
     assert progress.created == 1
     assert progress.unchanged == 1
-    assert progress.updated == 2
+    assert progress.updated == 1
+    assert progress.superseded == 1
     assert _sum_of_counts(progress) == progress.processed_rows
     assert catalogue() == {"SAME-1": ("Same", "d"), "change-1": ("After", "d"), "NEW-1": ("Newer", "d")}
 
@@ -244,7 +247,7 @@ def test_resumed_import_gives_the_catalogue_of_an_uninterrupted_run(stop_in):
 @pytest.mark.parametrize("stop_in", [1, 2, 3])
 def test_interrupted_import_stops_its_reader_thread_at_once(stop_in):
     # Three chunks: stopping in the second one leaves the reader with the whole file read and the
-    # last chunk waiting in the hand-off, the case where it used to block for good.
+    # last chunk waiting in the hand-off, where a reader that misses the stop would block for good.
     data = b"sku,name\nA1,a\nB2,b\nC3,c\nD4,d\nE5,e\nF6,f\n"
     started = time.monotonic()
     with pytest.raises(ImportInterrupted):
@@ -254,8 +257,8 @@ def test_interrupted_import_stops_its_reader_thread_at_once(stop_in):
 
 
 def test_chunks_inside_an_outer_transaction_do_not_see_earlier_chunks_staged_rows():
-    # Tests (and any caller inside transaction.atomic) run every chunk in one transaction, where
-    # the staging table's ON COMMIT DELETE ROWS never fires.
+    # Tests (and any caller inside transaction.atomic) run every chunk in one transaction: no
+    # commit between chunks empties the staging table, so each chunk must start from an empty one.
     assert connection.in_atomic_block
     result = import_bytes(b"sku,name\nA1,a\nB2,b\nC3,c\nD4,d\n", chunk_size=2)
     assert (result.progress.created, result.progress.updated, result.progress.unchanged) == (4, 0, 0)

@@ -13,44 +13,26 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import Product
-from importer.models import (
+from importer.locks import CATALOG_WRITE_LOCK, JOB_LOCK_CLASS
+from importer.models import ImportJob, ImportRowError
+from importer.pipeline import DeferredRows, ImportInterrupted, import_csv
+from importer.progress import JobProgressRecorder
+from importer.services import import_job_cancel, import_job_run, import_jobs_reap
+from importer.states import (
     ALLOWED_TRANSITIONS,
     FINISHED_STATUSES,
-    ImportJob,
     ImportPhase,
-    ImportRowError,
     ImportStatus,
-)
-from importer.pipeline import ImportInterrupted, import_csv
-from importer.services import (
-    JOB_LOCK_CLASS,
     InvalidTransition,
-    _JobObserver,
-    _transition,
-    import_job_cancel,
-    import_job_run,
-    import_jobs_reap,
+    transition,
 )
-from importer.upsert import CATALOG_WRITE_LOCK
-from tests.importer.importing import catalogue
-from tests.importer.jobs import (
-    advisory_lock_waiters,
-    clear_queue,
-    create_job,
-    other_connection,
-    queued_import_job_ids,
-    wait_until,
-)
+from tests.support.catalogue import catalogue
+from tests.support.database import advisory_lock_waiters, other_connection
+from tests.support.jobs import create_job
+from tests.support.task_queue import queued_import_job_ids
+from tests.support.waiting import wait_until
 
 GOOD_FILE = b"sku,name,description\nA1,Bolt,M6\nB2,Nut,M8\na1,Bolt again,M6\n"
-
-
-@pytest.fixture
-def session_queue():
-    """This test session's Celery queue in Redis, emptied before and after the test."""
-    clear_queue()
-    yield
-    clear_queue()
 
 
 # --- Running ------------------------------------------------------------------------------------
@@ -65,11 +47,13 @@ def test_run_completes_a_pending_job_with_counts_and_message():
 
     job.refresh_from_db()
     assert job.status == ImportStatus.COMPLETED
-    assert job.phase == ImportPhase.COMPLETE
+    assert job.current_phase == ImportStatus.COMPLETED
     assert job.progress == 100
     assert (job.total_rows, job.processed_rows) == (3, 3)
-    assert (job.created_rows, job.updated_rows, job.unchanged_rows, job.skipped_rows) == (2, 1, 0, 0)
-    assert job.message == "Imported 3 rows: 2 created, 1 updated, 0 skipped."
+    # a1 replaces A1, so A1 is superseded and never written.
+    assert (job.created_rows, job.updated_rows, job.unchanged_rows, job.superseded_rows, job.skipped_rows) == (
+        2, 0, 0, 1, 0)
+    assert job.message == "Imported 3 rows: 2 created, 0 updated, 1 superseded by a later row, 0 skipped."
     assert job.attempts == 1
     assert job.started_at and job.finished_at and job.heartbeat_at
     assert catalogue() == {"a1": ("Bolt again", "M6"), "B2": ("Nut", "M8")}
@@ -101,7 +85,7 @@ def test_rejected_file_fails_the_job_with_its_reason_and_leaves_the_catalogue_un
     import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
-    assert job.phase == ImportPhase.FAILED
+    assert job.current_phase == ImportStatus.FAILED
     assert "missing the required column(s) 'sku', 'name'" in job.message
     assert "semicolons" in job.message
     assert job.finished_at is not None
@@ -131,8 +115,7 @@ def test_row_errors_are_stored_on_the_job_and_as_rows(settings):
     job.refresh_from_db()
     bad = [index for index in range(130) if index % 5]
     assert job.status == ImportStatus.COMPLETED
-    assert job.error_count == len(bad) == 104
-    assert job.skipped_rows == 104
+    assert job.skipped_rows == len(bad) == 104
     assert len(job.errors) == 100
     assert job.errors[0] == {"line": 3, "sku": "BAD-1", "reason": "name is empty"}
     assert [error["line"] for error in job.errors] == [index + 2 for index in bad[:100]]
@@ -165,7 +148,7 @@ def test_transition_outside_the_state_machine_raises_invalid_transition(source, 
     ImportJob.objects.filter(pk=job.pk).update(status=source)
     job.refresh_from_db()
     with pytest.raises(InvalidTransition, match=f"from {source} to {target}"):
-        _transition(job, expected=(source,), target=target)
+        transition(job, expected=(source,), target=target)
     job.refresh_from_db()
     assert job.status == source
 
@@ -175,7 +158,7 @@ def test_transition_from_a_state_the_job_has_left_is_refused():
     job = create_job(GOOD_FILE)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.CANCELLED)
     # The in-memory job still says pending; the compare-and-set UPDATE must not move it.
-    assert not _transition(job, expected=(ImportStatus.PENDING,), target=ImportStatus.PROCESSING)
+    assert not transition(job, expected=(ImportStatus.PENDING,), target=ImportStatus.PROCESSING)
     job.refresh_from_db()
     assert job.status == ImportStatus.CANCELLED
 
@@ -206,7 +189,7 @@ def test_cancelled_pending_job_never_runs():
     import_job_cancel(job=job)
     job.refresh_from_db()
     assert job.status == ImportStatus.CANCELLED
-    assert job.phase == ImportPhase.CANCELLED
+    assert job.current_phase == ImportStatus.CANCELLED
     assert job.message == "Cancelled before any product was imported."
     assert job.finished_at is not None
 
@@ -249,7 +232,7 @@ def test_processing_job_whose_worker_died_is_resumed_by_the_next_run(settings):
 
 @pytest.mark.django_db
 def test_reaper_hands_a_processing_job_with_a_free_lock_back_to_the_queue(
-    session_queue, django_capture_on_commit_callbacks
+    task_queue, django_capture_on_commit_callbacks
 ):
     job = create_job(GOOD_FILE)
     ImportJob.objects.filter(pk=job.pk).update(
@@ -269,7 +252,7 @@ def test_reaper_hands_a_processing_job_with_a_free_lock_back_to_the_queue(
     assert job.status == ImportStatus.COMPLETED
 
 
-class _WorkerDiesAfter(_JobObserver):
+class _WorkerDiesAfter(JobProgressRecorder):
     """The real job observer, but the "worker" stops dead after ``chunks`` committed chunks."""
 
     def __init__(self, job: ImportJob, chunks: int) -> None:
@@ -312,7 +295,7 @@ def test_job_whose_worker_died_resumes_to_the_catalogue_of_an_uninterrupted_run(
     job.refresh_from_db()
     with job.file.open("rb") as handle, pytest.raises(ImportInterrupted):
         import_csv(file=handle, size_bytes=job.size_bytes, chunk_size=4,
-                   observer=_WorkerDiesAfter(job, committed_chunks))
+                   observer=_WorkerDiesAfter(job, committed_chunks), deferred=DeferredRows(job_id=job.pk))
     job.refresh_from_db()
     assert job.processed_rows == 4 * committed_chunks
     assert 0 < job.resume_offset < job.size_bytes
@@ -325,14 +308,14 @@ def test_job_whose_worker_died_resumes_to_the_catalogue_of_an_uninterrupted_run(
     assert job.status == ImportStatus.COMPLETED
     assert catalogue() == expected
     fields = ("total_rows", "processed_rows", "created_rows", "updated_rows", "unchanged_rows",
-              "skipped_rows", "error_count", "errors")
+              "superseded_rows", "skipped_rows", "errors")
     assert {f: getattr(job, f) for f in fields} == {f: getattr(reference_job, f) for f in fields}
     assert job.message == reference_job.message
 
 
 @pytest.mark.django_db
 def test_reaper_leaves_a_processing_job_alone_while_its_lock_is_held(
-    session_queue, django_capture_on_commit_callbacks
+    task_queue, django_capture_on_commit_callbacks
 ):
     job = create_job(GOOD_FILE)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PROCESSING, attempts=1)
@@ -348,7 +331,7 @@ def test_reaper_leaves_a_processing_job_alone_while_its_lock_is_held(
 
 @pytest.mark.django_db
 def test_reaper_sends_a_pending_job_again_when_it_has_waited_too_long(
-    settings, session_queue, django_capture_on_commit_callbacks
+    settings, task_queue, django_capture_on_commit_callbacks
 ):
     settings.IMPORT_REQUEUE_PENDING_AFTER = 60
     waiting = create_job(GOOD_FILE)

@@ -31,6 +31,7 @@ from catalog.models import Product
 from importer.models import ImportJob, Upload
 from importer.services import import_job_create
 from importer.uploads import upload_create
+from tests.support.clients import token_client
 
 ROLES = ("anonymous", "owner", "other", "staff")
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -240,8 +241,7 @@ def world(db, user, other_user, staff_user) -> World:
     upload = upload_create(owner=user, length=10, filename="products.csv")
     clients = {"anonymous": APIClient()}
     for role, account in (("owner", user), ("other", other_user), ("staff", staff_user)):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=account).key}")
+        client = token_client(account)
         client.force_login(account)  # only the admin site reads the session
         clients[role] = client
     return World(product=product, job=job, upload=upload, clients=clients)

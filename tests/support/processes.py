@@ -22,16 +22,9 @@ import psutil
 from django.conf import settings
 from django.db import connection
 
+from tests.support.database import test_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_database_url() -> str:
-    params = connection.settings_dict
-    user = params.get("USER") or "postgres"
-    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
-    host = params.get("HOST") or "127.0.0.1"
-    port = params.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
 
 
 def service_env(**overrides: str) -> dict[str, str]:
@@ -52,6 +45,7 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (free when this returns, not reserved)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -71,6 +65,13 @@ class ServiceProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_excerpt(self) -> str:
+        """The first traceback of the log (the likely cause of a failure), or the end of the log."""
+        log = self.log()
+        start = log.find("Traceback")
+        text = log[start:start + 4000] if start >= 0 else log[-3000:]
+        return f"--- {self.name} ({self.log_path}) ---\n{text}"
 
     def children(self) -> list[psutil.Process]:
         try:

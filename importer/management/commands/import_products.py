@@ -9,8 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from importer.csvfile import FileRejected
-from importer.pipeline import ImportObserver, ImportProgress, import_csv
+from importer.pipeline import FileRejected, ImportObserver, ImportProgress, import_csv
 
 
 class _ProgressBar(ImportObserver):
@@ -87,12 +86,14 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Imported {progress.processed_rows:,} rows in {result.seconds:.1f} s: "
                 f"{progress.created:,} created, {progress.updated:,} updated, "
-                f"{progress.unchanged:,} unchanged, {progress.skipped:,} skipped."
+                f"{progress.unchanged:,} unchanged, {progress.superseded:,} superseded, "
+                f"{progress.skipped:,} skipped."
             )
         )
-        if result.error_count:
-            self.stdout.write(f"{result.error_count:,} row(s) were skipped:")
-            for error in result.errors[:max_errors]:
+        if progress.skipped:
+            self.stdout.write(f"{progress.skipped:,} row(s) were skipped:")
+            shown = result.errors[:max_errors]
+            for error in shown:
                 self.stdout.write(f"  line {error.line}: {error.reason}" + (f" (SKU {error.sku})" if error.sku else ""))
-            if result.error_count > max_errors:
-                self.stdout.write(f"  … and {result.error_count - max_errors:,} more.")
+            if progress.skipped > len(shown):
+                self.stdout.write(f"  … and {progress.skipped - len(shown):,} more.")

@@ -1,8 +1,8 @@
-"""Catalogue-wide writes that must take turns with imports.
+"""Deleting the whole catalogue, which must take turns with imports.
 
-They live in the importer, not in ``catalog``, because the importer owns both the catalogue write
-lock and the jobs whose state decides whether such a write may happen (dependencies point from
-importer to catalog, never back).
+It lives in the importer, not in ``catalog``, because the importer owns both the catalogue write
+lock and the jobs whose state decides whether it may happen (dependencies point from importer to
+catalog, never back).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from catalog.services import products_delete_all
-from importer.models import ACTIVE_STATUSES, ImportJob
-from importer.upsert import lock_catalog_for_write
+from importer.locks import lock_catalog_for_write
+from importer.models import ImportJob
+from importer.states import ACTIVE_STATUSES
 
 
 class CatalogBusy(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -54,8 +55,7 @@ def running_workers() -> int | None:
     (another checkout, a test run) may share the broker, and their workers would answer a ping
     without ever running this service's imports.
     """
-    from project.celery import app
-
+    app = current_app
     queue = app.conf.task_default_queue
     try:
         with app.connection_for_write() as conn:

@@ -1,0 +1,81 @@
+"""Cutting the file's validated rows into chunks, each written and committed in one transaction.
+
+A chunk ends after ``ChunkSize.rows`` records, or once its rows hold ``MAX_CHUNK_BYTES`` of text
+so very long descriptions do not make a chunk (and the worker's memory) grow with them. The run
+shrinks ``ChunkSize.rows`` (never past the limit it was given) so that each chunk commits about
+once a second: progress stays live on a slow or busy machine, and the cost of a commit stays
+negligible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from importer.pipeline.header import CsvLayout
+from importer.pipeline.records import RecordReader
+from importer.pipeline.results import RowError
+from importer.pipeline.scan import RepeatedSkus
+from importer.pipeline.staging import StagedRows
+from importer.pipeline.validation import validate_record
+
+MAX_CHUNK_BYTES = 8 * 1024 * 1024
+TARGET_CHUNK_SECONDS = 1.0
+MIN_CHUNK_ROWS = 1000
+
+
+class ChunkSize:
+    """How many records the next chunk may hold; shared by the run (which adapts it after each
+    chunk) and the thread that cuts the chunks."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.rows = limit
+
+    def adapt(self, *, records: int, seconds: float) -> None:
+        """Aim the next chunks at ``TARGET_CHUNK_SECONDS``, given that ``records`` took ``seconds``."""
+        rate = records / max(seconds, 1e-3)
+        self.rows = max(min(self.limit, MIN_CHUNK_ROWS), min(self.limit, int(rate * TARGET_CHUNK_SECONDS)))
+
+
+@dataclass
+class Chunk:
+    """A run of consecutive records: its valid rows, its row errors and where it ends in the file."""
+
+    rows: StagedRows = field(default_factory=StagedRows)
+    errors: list[RowError] = field(default_factory=list)
+    end_offset: int = 0
+    end_line: int = 0
+
+    @property
+    def record_count(self) -> int:
+        return len(self.rows) + len(self.errors)
+
+
+def chunks_of(
+    records: RecordReader, *, layout: CsvLayout, repeated: RepeatedSkus, size: ChunkSize
+) -> Iterator[Chunk]:
+    """Validate ``records`` and gather them into chunks; rows of repeated SKUs are marked deferred."""
+    may_repeat = repeated.may_repeat
+    chunk = Chunk()
+    count = 0
+    for record in records:
+        row = validate_record(record, layout)
+        if row is None:
+            continue
+        if type(row) is RowError:
+            chunk.errors.append(row)
+        else:
+            chunk.rows.add(*row, may_repeat(row[1]))
+        count += 1
+        if count >= size.rows or chunk.rows.size >= MAX_CHUNK_BYTES:
+            yield _sealed(chunk, records)
+            chunk, count = Chunk(), 0
+    if count:
+        yield _sealed(chunk, records)
+
+
+def _sealed(chunk: Chunk, records: RecordReader) -> Chunk:
+    chunk.rows.seal()
+    chunk.end_offset, chunk.end_line = records.offset, records.line
+    return chunk

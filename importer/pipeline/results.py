@@ -1,0 +1,108 @@
+"""What the pipeline reports: row errors, progress (also the resume point), the result, and the
+observer interface through which callers hear about progress.
+
+The counts mean the same everywhere (the job's JSON, its events, the command line, the UI):
+
+- ``created``: rows that added a product to the catalogue;
+- ``updated``: rows that changed a stored product's values;
+- ``unchanged``: rows whose values equal the stored product's, so nothing was written;
+- ``superseded``: rows replaced by a later row for the same SKU (in any letter case) of the
+  same file, so they were never written;
+- ``skipped``: rows that break a rule (each has a ``RowError``).
+
+A row whose SKU appears more than once in the file waits until the whole file has been read (see
+``importer.pipeline.run``); while it waits it is processed but in none of these counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+FIRST_ERRORS_KEPT = 100
+
+
+class ImportInterrupted(Exception):
+    """Raised by an observer to stop the import at a chunk boundary (cancelled, or lost its lock)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A skipped row: its line number in the file (1 is the header), its SKU if any, and why."""
+
+    line: int
+    sku: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "sku": self.sku, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where an import stands. Also the resume point: the next chunk starts at ``offset``/``line``.
+
+    ``first_errors`` holds the first ``FIRST_ERRORS_KEPT`` row errors of the whole import, so a
+    resumed run keeps adding to the same list.
+    """
+
+    total_rows: int | None = None
+    processed_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    superseded: int = 0
+    skipped: int = 0
+    offset: int = 0
+    line: int = 0
+    size_bytes: int = 0
+    first_errors: tuple[RowError, ...] = ()
+
+    @property
+    def percent(self) -> int:
+        """Progress by bytes read: exact, monotonic, and independent of row lengths."""
+        if not self.size_bytes:
+            return 0
+        return min(100, int(self.offset * 100 / self.size_bytes))
+
+    @property
+    def waiting(self) -> int:
+        """Rows read whose SKU repeats later in the file: they are merged once it has been read."""
+        counted = self.created + self.updated + self.unchanged + self.superseded + self.skipped
+        return self.processed_rows - counted
+
+    def with_errors(self, errors: list[RowError]) -> ImportProgress:
+        """This progress with ``errors`` counted as skipped rows (and the first ones kept)."""
+        if not errors:
+            return self
+        room = FIRST_ERRORS_KEPT - len(self.first_errors)
+        kept = self.first_errors + tuple(errors[:room]) if room > 0 else self.first_errors
+        return replace(self, skipped=self.skipped + len(errors), first_errors=kept)
+
+
+@dataclass
+class ImportResult:
+    """The outcome of a finished run of the pipeline."""
+
+    progress: ImportProgress
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[RowError]:
+        """The first row errors of the import (``progress.skipped`` says how many there were)."""
+        return list(self.progress.first_errors)
+
+
+class ImportObserver:
+    """Receives the pipeline's progress. The default does nothing; subclasses override."""
+
+    def counting(self, progress: ImportProgress) -> None:
+        """The file is being scanned (rows counted, repeated SKUs found); called every 16 MiB."""
+
+    def started(self, progress: ImportProgress) -> None:
+        """Rows are about to be imported; ``progress.total_rows`` is known."""
+
+    def chunk_written(self, progress: ImportProgress, errors: list[RowError]) -> None:
+        """A chunk is written but not yet committed: persist ``progress`` in this transaction."""
+
+    def chunk_committed(self, progress: ImportProgress) -> None:
+        """The chunk's transaction has committed."""

@@ -1,0 +1,221 @@
+"""Before any row is imported: count the file's records, and find the SKUs that appear more than once.
+
+One pass over the raw bytes, without parsing most lines: quote parity per line tells whether a
+newline ends a record or sits inside a quoted field (blank lines are not records), and the SKU is
+cut out of a record's first line. The count gives the import a real total before it starts.
+
+The repeated SKUs decide which rows the import holds back until the whole file has been read, so
+that the last row for a SKU wins, is written once, and each row is counted for what it really did
+(see ``importer.pipeline.run``). They are kept as a count (0, 1, or 2 for "more than once") per slot
+of a table over hashed SKU keys, a byte each, so memory is bounded whatever the file. A hash
+collision only makes a unique SKU wait with the repeated ones, which costs nothing but a little
+time. The hash
+(CRC-32) is the same in every process, so a resumed import decides every SKU as the first run did.
+
+What keeps the catalogue right is that the decision to hold a row back depends on its SKU's key
+alone, so every row of one SKU, in any letter case, is decided alike. For that, two SKUs that
+PostgreSQL's ``lower()`` (the unique index's mapping) makes equal must always have the same key.
+Python cannot reproduce ``lower()`` for every character and locale, so the key is deliberately
+coarser: the SKU's ASCII characters only, lower-cased, without whitespace and without the letters
+``i``, ``j`` and ``k`` (the only ASCII letters that a non-ASCII character lower-cases to, such as
+``İ`` and the Kelvin sign ``K``, or that a locale lower-cases to a non-ASCII one, such as Turkish
+``I``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+from zlib import crc32
+
+from importer.pipeline.header import CsvLayout, raw_lines
+
+SCAN_REPORT_BYTES = 16 * 1024 * 1024
+# A record spread over more lines than this many bytes is counted, but its SKU is not noted.
+PENDING_RECORD_LIMIT = 1024 * 1024
+# 64 KiB to 16 MiB: about 16 slots per row at most, so a few percent of unique SKUs collide.
+MIN_SLOTS_LOG2, MAX_SLOTS_LOG2 = 16, 24
+
+# A key is made with one translate() that lowers A-Z and turns every byte to leave out into NUL,
+# then one replace() that drops the NULs: translate()'s own "delete" argument costs several times
+# more, and this runs for every row. (A NUL in a SKU makes its row an error anyway.)
+_LEFT_OUT = b"\x00 \t\n\r\x0b\x0cijkIJK"
+_ASCII_KEY = bytes(
+    0 if byte in _LEFT_OUT else (byte + 32 if 65 <= byte <= 90 else byte) for byte in range(256)
+)
+_RAW_KEY = _ASCII_KEY[:0x80] + bytes(0x80)  # and every byte of a non-ASCII character
+_RAW_ENDS, _TEXT_ENDS = (b",", b"\r", b"\n"), (",", "\r", "\n")
+
+
+def sku_key(sku: str) -> bytes:
+    """The coarse key of a SKU (see the module docstring)."""
+    return sku.encode("ascii", "ignore").translate(_ASCII_KEY).replace(b"\0", b"")
+
+
+def _raw_key(field: bytes) -> bytes:
+    """``sku_key`` of a SKU field's raw bytes, in an encoding where ``_bytes_are_characters``."""
+    return field.translate(_RAW_KEY).replace(b"\0", b"")
+
+
+class RepeatedSkus:
+    """Which SKUs of the file may appear in more than one row."""
+
+    def __init__(self, *, size_bytes: int) -> None:
+        # Rows are rarely under 16 bytes, so size_bytes // 16 slots gives at least one per row.
+        slots_log2 = min(MAX_SLOTS_LOG2, max(MIN_SLOTS_LOG2, (max(size_bytes, 1) // 16).bit_length() + 4))
+        self.mask = (1 << slots_log2) - 1
+        self.counts = bytearray(1 << slots_log2)
+
+    def note(self, key: bytes) -> None:
+        slot = crc32(key) & self.mask
+        if self.counts[slot] < 2:
+            self.counts[slot] += 1
+
+    def may_repeat(self, sku: str) -> bool:
+        return self.counts[crc32(sku_key(sku)) & self.mask] > 1
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What the scan found: how many records follow the header, and which SKUs repeat."""
+
+    records: int
+    repeated: RepeatedSkus
+
+
+def scan_file(
+    file: BinaryIO,
+    *,
+    layout: CsvLayout,
+    encoding: str,
+    size_bytes: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> FileScan:
+    """Scan every record after the header; ``on_progress(offset)`` is called every 16 MiB.
+
+    The loop is written for speed (it reads every line of the file before the import starts): the
+    common record, whose SKU field on its first line has no quote, costs a few C calls.
+    """
+    repeated = RepeatedSkus(size_bytes=size_bytes)
+    note, counts, mask = repeated.note, repeated.counts, repeated.mask
+    index = layout.sku_index
+    raw_keys = _bytes_are_characters(encoding)
+
+    def note_parsed(lines: list[bytes]) -> None:
+        text = b"".join(lines).decode(encoding, errors="replace")
+        try:
+            fields = next(csv.reader([text]), [])
+        except csv.Error:
+            return  # the import reports this record as unreadable
+        if len(fields) > index:
+            note(sku_key(fields[index]))
+
+    file.seek(layout.data_offset)
+    offset = layout.data_offset
+    next_report = offset + SCAN_REPORT_BYTES
+    records = 0
+    in_quotes = False
+    pending: list[bytes] | None = None  # the lines so far of a record csv must parse
+    pending_bytes = 0
+    for raw in raw_lines(file):
+        offset += len(raw)
+        starts_record = not in_quotes
+        if raw.count(b'"') & 1:
+            in_quotes = not in_quotes
+        if not in_quotes and raw.strip(b"\r\n"):
+            records += 1
+        if starts_record:
+            noted = False
+            if raw_keys:
+                if index == 0:
+                    comma = raw.find(b",")
+                    if comma < 0:
+                        field, clean = raw, b'"' not in raw
+                    else:
+                        field, clean = raw[:comma], raw.find(b'"', 0, comma) < 0
+                else:
+                    parts = raw.split(b",", index + 1)
+                    field = parts[index] if len(parts) > index else b""
+                    # A line with too few fields is a short record, unless a quote carries it on.
+                    clean = not any(b'"' in part for part in parts[: index + 1]) and (
+                        len(parts) > index or not in_quotes)
+                if clean:
+                    # note(_raw_key(field)), inlined: this runs for nearly every line of the file.
+                    slot = crc32(field.translate(_RAW_KEY).replace(b"\0", b"")) & mask
+                    if counts[slot] < 2:
+                        counts[slot] += 1
+                    noted = True
+                else:
+                    field = _field(raw, index, b'"', b",", _RAW_ENDS, complete=not in_quotes)
+                    if field is not None:
+                        note(_raw_key(field))
+                        noted = True
+            else:
+                text = raw.decode(encoding, errors="replace")
+                field = _field(text, index, '"', ",", _TEXT_ENDS, complete=not in_quotes)
+                if field is not None:
+                    note(sku_key(field))
+                    noted = True
+            if noted:
+                pass
+            elif in_quotes:
+                pending, pending_bytes = [raw], len(raw)
+            else:
+                note_parsed([raw])
+        elif pending is not None:
+            pending.append(raw)
+            pending_bytes += len(raw)
+            if not in_quotes:
+                note_parsed(pending)
+                pending = None
+            elif pending_bytes > PENDING_RECORD_LIMIT:
+                pending = None
+        if on_progress is not None and offset >= next_report:
+            next_report = offset + SCAN_REPORT_BYTES
+            on_progress(offset)
+    file.seek(layout.data_offset)
+    return FileScan(records=records, repeated=repeated)
+
+
+def _field(line, index: int, quote, comma, ends, *, complete: bool):
+    """Field ``index`` of a record's first line (bytes or str, without its quotes), empty if the
+    record has fewer fields, or None if only a CSV parser can tell (escaped quotes, a quoted field
+    before it, or a quoted field that goes on past this line). ``ends`` are what may follow a
+    closing quote: the separator or a line end; ``complete``: the record ends on this line."""
+    start = 0
+    for _ in range(index):
+        if line.startswith(quote, start):
+            return None
+        comma_at = line.find(comma, start)
+        if comma_at < 0:
+            return line[:0] if complete else None
+        start = comma_at + 1
+    if line.startswith(quote, start):
+        end = line.find(quote, start + 1)
+        if end < 0 or line.startswith(quote, end + 1):
+            return None
+        after = line[end + 1 : end + 2]
+        return line[start + 1 : end] if not after or after in ends else None
+    comma_at = line.find(comma, start)
+    field = line[start:] if comma_at < 0 else line[start:comma_at]
+    return None if quote in field else field
+
+
+def _bytes_are_characters(encoding: str) -> bool:
+    """Whether, in ``encoding``, every byte below 0x80 is that ASCII character and every other
+    byte part of a non-ASCII one: then a SKU's key can be cut from the raw bytes undecoded."""
+    name = codecs.lookup(encoding).name
+    if name in ("utf-8", "ascii", "latin-1", "iso8859-1"):
+        return True
+    try:
+        table = importlib.import_module(f"encodings.{name.replace('-', '_')}").decoding_table
+    except (ImportError, AttributeError):
+        return False  # a multi-byte encoding: an ASCII-range byte may be half of a character
+    return len(table) == 256 and all(
+        table[byte] == chr(byte) if byte < 0x80 else (table[byte] == "\ufffe" or ord(table[byte]) >= 0x80)
+        for byte in range(256)
+    )

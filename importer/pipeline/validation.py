@@ -1,0 +1,70 @@
+"""The third stage: the rules a record must meet to become a product row.
+
+``validate_record`` is the one place where they are written down. It gives a ``Row`` to import,
+a ``RowError`` (the row is skipped and reported with its line), or None for a blank line, which is
+no row at all.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from catalog.models import NAME_MAX_LENGTH, SKU_MAX_LENGTH
+from importer.pipeline.header import CsvLayout
+from importer.pipeline.records import Record
+from importer.pipeline.results import RowError
+
+
+class Row(NamedTuple):
+    """A valid product row: its first line in the file and its cleaned values."""
+
+    line: int
+    sku: str
+    name: str
+    description: str
+
+
+# NamedTuple's own constructor is a Python function; validation makes a row per line of the file.
+_new_row = tuple.__new__
+
+
+def validate_record(record: Record, layout: CsvLayout) -> Row | RowError | None:
+    """The row ``record`` stands for, the reason it must be skipped, or None if it is blank."""
+    fields = record.fields
+    if record.problem is not None:
+        return RowError(record.line, _sku_of(fields, layout), record.problem)
+    if len(fields) != layout.field_count:
+        if not any(value.strip() for value in fields):
+            return None  # a blank line, or one of only commas: nothing to import
+        reason = f"expected {layout.field_count} fields, found {len(fields)}"
+        if record.last_line > record.line:
+            reason += (
+                f" (the record runs from line {record.line} to line {record.last_line}; check for "
+                "an unbalanced quote)"
+            )
+        return RowError(record.line, _sku_of(fields, layout), reason)
+
+    sku = fields[layout.sku_index].strip()
+    name = fields[layout.name_index].strip()
+    description = fields[layout.description_index] if layout.description_index is not None else ""
+    if record.damage is not None:
+        reason = record.damage
+    elif not sku:
+        if not name and not any(value.strip() for value in fields):
+            return None
+        reason = "SKU is empty"
+    elif not name:
+        reason = "name is empty"
+    elif len(sku) > SKU_MAX_LENGTH:
+        reason = f"SKU is longer than {SKU_MAX_LENGTH} characters ({len(sku)})"
+    elif len(name) > NAME_MAX_LENGTH:
+        reason = f"name is longer than {NAME_MAX_LENGTH} characters ({len(name)})"
+    else:
+        return _new_row(Row, (record.line, sku, name, description))
+    return RowError(record.line, sku[:SKU_MAX_LENGTH], reason)
+
+
+def _sku_of(fields: list[str] | None, layout: CsvLayout) -> str:
+    if fields is None or len(fields) <= layout.sku_index:
+        return ""
+    return fields[layout.sku_index].strip()[:SKU_MAX_LENGTH]

@@ -1,0 +1,120 @@
+"""A running job's progress, kept on its row: what the pipeline reports, recorded for everyone.
+
+``JobProgressRecorder`` is the pipeline's observer for a job. It writes the progress in the very
+transaction of each chunk (so the job accounts exactly for what is in the catalogue), refuses to
+go on once the job is no longer processing (cancelled, or handed back by the reaper), and
+publishes the job's new state once the chunk has committed. ``progress_of`` turns a job row back
+into the pipeline's resume point.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from importer.events import import_job_publish_on_commit
+from importer.locks import check_lock_session
+from importer.models import ImportJob, ImportRowError
+from importer.pipeline import ImportInterrupted, ImportObserver, ImportProgress, RowError
+from importer.states import ImportPhase, ImportStatus
+
+
+class JobProgressRecorder(ImportObserver):
+    """Persists the pipeline's progress on ``job``; ``session`` is the connection holding its lock."""
+
+    def __init__(self, job: ImportJob, *, session=None) -> None:
+        self.job = job
+        self.session = session
+
+    def counting(self, progress: ImportProgress) -> None:
+        counted = f" ({progress.percent}% of the file read)" if progress.percent else ""
+        self._save_phase(ImportPhase.COUNTING, f"Counting rows…{counted}", progress)
+
+    def started(self, progress: ImportProgress) -> None:
+        done = f" Resuming after row {progress.processed_rows:,}." if progress.processed_rows else ""
+        self._save_phase(ImportPhase.IMPORTING, f"Importing {progress.total_rows:,} rows.{done}", progress)
+
+    def chunk_written(self, progress: ImportProgress, errors: list[RowError]) -> None:
+        job = self.job
+        job.total_rows = progress.total_rows
+        job.processed_rows = progress.processed_rows
+        job.progress = min(progress.percent, 99)
+        job.created_rows, job.updated_rows = progress.created, progress.updated
+        job.unchanged_rows, job.superseded_rows = progress.unchanged, progress.superseded
+        job.skipped_rows = progress.skipped
+        job.errors = [error.as_dict() for error in progress.first_errors]
+        job.resume_offset, job.resume_line = progress.offset, progress.line
+        job.heartbeat_at = timezone.now()
+        job.message = f"Imported {progress.processed_rows:,} of {progress.total_rows:,} rows."
+        if progress.waiting:
+            job.message += (
+                f" {progress.waiting:,} rows whose SKU appears more than once in the file are "
+                "merged once it has been read."
+            )
+        self._save(
+            [
+                "total_rows", "processed_rows", "progress", "created_rows", "updated_rows",
+                "unchanged_rows", "superseded_rows", "skipped_rows", "errors", "resume_offset",
+                "resume_line", "heartbeat_at", "message",
+            ]
+        )
+        if errors:
+            ImportRowError.objects.bulk_create(
+                [ImportRowError(job=job, line=e.line, sku=e.sku, reason=e.reason) for e in errors],
+                batch_size=5000,
+            )
+        import_job_publish_on_commit(job)
+
+    def _save_phase(self, phase: str, message: str, progress: ImportProgress) -> None:
+        job = self.job
+        job.phase, job.message = phase, message
+        job.total_rows = progress.total_rows
+        job.heartbeat_at = timezone.now()
+        with transaction.atomic():
+            self._save(["phase", "message", "total_rows", "heartbeat_at"])
+            import_job_publish_on_commit(job)
+
+    def _save(self, fields: list[str]) -> None:
+        if self.session is not None:
+            # Inside the chunk's transaction: raising rolls back the chunk written without the lock.
+            check_lock_session(self.job.pk, self.session)
+        values = {name: getattr(self.job, name) for name in fields}
+        if not ImportJob.objects.filter(pk=self.job.pk, status=ImportStatus.PROCESSING).update(
+            updated_at=timezone.now(), **values
+        ):
+            raise ImportInterrupted("the job is no longer processing")
+
+
+def progress_of(job: ImportJob) -> ImportProgress | None:
+    """Where a job's next run starts: None for a job that has not committed a chunk yet."""
+    if not job.resume_offset:
+        return None
+    return ImportProgress(
+        total_rows=job.total_rows,
+        processed_rows=job.processed_rows,
+        created=job.created_rows,
+        updated=job.updated_rows,
+        unchanged=job.unchanged_rows,
+        superseded=job.superseded_rows,
+        skipped=job.skipped_rows,
+        offset=job.resume_offset,
+        line=job.resume_line,
+        size_bytes=job.size_bytes,
+        first_errors=tuple(RowError(e["line"], e["sku"], e["reason"]) for e in job.errors),
+    )
+
+
+def job_summary(job: ImportJob) -> str:
+    """The job's counts in one sentence, for its messages."""
+    parts = [f"{job.created_rows:,} created", f"{job.updated_rows:,} updated"]
+    if job.unchanged_rows:
+        parts.append(f"{job.unchanged_rows:,} unchanged")
+    if job.superseded_rows:
+        parts.append(f"{job.superseded_rows:,} superseded by a later row")
+    parts.append(f"{job.skipped_rows:,} skipped")
+    waiting = job.processed_rows - (
+        job.created_rows + job.updated_rows + job.unchanged_rows + job.superseded_rows + job.skipped_rows
+    )
+    if waiting > 0:
+        parts.append(f"{waiting:,} with a repeated SKU not merged")
+    return f"{job.processed_rows:,} rows: " + ", ".join(parts) + "."
