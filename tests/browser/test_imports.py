@@ -27,6 +27,22 @@ new MutationObserver(() => {
 }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["aria-valuenow"] });
 """
 
+# Keeps every EventSource the page opens in window.__streams, to see which are open.
+TRACK_STREAMS = """
+window.__streams = [];
+window.EventSource = class extends window.EventSource {
+  constructor(...args) { super(...args); window.__streams.push(this); }
+};
+"""
+
+# Makes the page look hidden (true) or visible (false) to the app, as switching tabs does.
+SET_HIDDEN = """(hidden) => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+  const state = hidden ? "hidden" : "visible";
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
 
 @pytest.fixture(scope="module")
 def csv_dir(tmp_path_factory) -> Path:
@@ -64,12 +80,18 @@ def progress_bar(page: Page):
     return page.locator("import-progress [role=progressbar]")
 
 
+def shown_count(card, term: str):
+    """The value next to ``term`` in the import card's list of counts."""
+    term_element = card.page.locator("dt", has_text=re.compile(rf"^{re.escape(term)}$"))
+    return card.locator(".counts > div").filter(has=term_element).locator("dd")
+
+
 def open_imports(page: Page) -> None:
     page.get_by_role("link", name="Imports").click()
     expect(page.get_by_role("heading", name="Import a CSV file")).to_be_visible()
 
 
-def test_upload_shows_live_progress_from_events_until_complete(staff_page: Page, small_csv, snap):
+def test_upload_shows_live_progress_from_events_until_complete(staff_page: Page, app_url, small_csv, snap):
     page = staff_page
     page.add_init_script(RECORD_PROGRESS)
     page.reload()
@@ -93,12 +115,20 @@ def test_upload_shows_live_progress_from_events_until_complete(staff_page: Page,
     assert any(request.startswith("POST") and "/api/uploads/" in request for request in requests)
     assert any(request.startswith("PATCH") and "/api/uploads/" in request for request in requests)
     assert any(re.search(r"GET .*/api/imports/\d+/events/", request) for request in requests)
+    # The stream sends the job's current state first: the job is never re-read over HTTP.
+    assert not any(re.search(r"GET .*/api/imports/\d+/$", request) for request in requests), requests
 
     job = ImportJob.objects.get()
     card = page.locator("import-progress")
     expect(card).to_contain_text(f"{job.total_rows:,} of {job.total_rows:,} rows")
     expect(card.locator("dd").first).to_have_text(f"{job.created_rows:,}")
     assert job.created_rows == Product.objects.count() > 0
+    # Every count is shown, rows replaced by a later one for the same SKU too (the file repeats
+    # some SKUs); a server that does not count those yet has none.
+    counts = page.request.get(f"{app_url}/api/imports/{job.id}/").json()
+    for term, key in [("Created", "created"), ("Updated", "updated"), ("Unchanged", "unchanged"),
+                      ("Superseded", "superseded"), ("Skipped", "skipped")]:
+        expect(shown_count(card, term)).to_have_text(f"{counts.get(key, 0):,}")
     expect(page.locator(f'import-list tr[data-job="{job.id}"]')).to_contain_text("Completed")
 
 
@@ -111,7 +141,7 @@ def test_a_file_with_bad_rows_shows_them_and_offers_all_as_csv(staff_page: Page,
     errors = card.get_by_role("region", name="3 rows were skipped")
     expect(errors.locator("tbody tr")).to_have_count(3)
     expect(errors.locator("tbody tr").nth(1)).to_contain_text("NONAME-1")
-    expect(card.locator("dd").nth(3)).to_have_text("3")
+    expect(shown_count(card, "Skipped")).to_have_text("3")
     snap(page, "import-row-errors")
 
     with page.expect_download() as download_info:
@@ -209,3 +239,68 @@ def test_upload_resumes_after_a_dropped_connection(staff_page: Page, bad_rows_cs
     # tus asked the server where to carry on (HEAD) and sent the part again.
     assert "HEAD" in patches and patches.count("PATCH") >= 2, patches
     assert Product.objects.count() == 40
+
+
+def test_upload_parts_are_the_size_the_server_advertises(staff_page: Page, small_csv):
+    page = staff_page
+    part_size = 64 * 1024
+
+    def advertise_small_parts(route):
+        # The server's OPTIONS answer names its part size in Tus-Max-Chunk-Size; make it small.
+        if route.request.method == "OPTIONS":
+            response = route.fetch()
+            headers = {**response.headers, "tus-max-chunk-size": str(part_size)}
+            route.fulfill(response=response, headers=headers)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/uploads/$"), advertise_small_parts)
+    offsets: list[int] = []
+    page.on("request", lambda request: offsets.append(int(request.headers["upload-offset"]))
+            if request.method == "PATCH" else None)
+    open_imports(page)
+    page.get_by_label("Choose a file…").set_input_files(small_csv)
+    expect(page.locator("import-progress .badge")).to_have_text("Completed", timeout=60_000)
+    size = small_csv.stat().st_size
+    assert size > 3 * part_size
+    assert offsets == list(range(0, size, part_size)), (size, offsets)
+
+
+def test_live_updates_stop_while_the_page_is_hidden_and_come_back_after_a_dropped_stream(
+        staff_page: Page, large_csv):
+    page = staff_page
+    page.add_init_script(TRACK_STREAMS)
+    page.reload()
+    open_imports(page)
+    page.get_by_label("Choose a file…").set_input_files(large_csv)
+    expect(progress_bar(page)).to_have_attribute("aria-valuenow", re.compile(r"^[1-9]\d?$"), timeout=60_000)
+    open_streams = "window.__streams.filter((stream) => stream.readyState !== EventSource.CLOSED).length"
+    assert page.evaluate(open_streams) > 0
+
+    page.evaluate(SET_HIDDEN, True)
+    assert page.evaluate(open_streams) == 0
+
+    def end_at_once(route):
+        # The streams opened on coming back end at once, as when the server restarts: EventSource
+        # reconnects by itself (2 s later, as this answer asks).
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"},
+                      body="retry: 2000\nevent: stream-open\ndata:\n\n")
+
+    streams = re.compile(r"/api/imports/\d+/events/$")
+    page.route(streams, end_at_once)
+    page.evaluate(SET_HIDDEN, False)
+    note = page.locator("import-progress .connection-note")
+    expect(note).to_have_text("Live updates interrupted — reconnecting…")
+    page.unroute(streams, end_at_once)
+    expect(note).to_be_hidden(timeout=20_000)
+    expect(page.locator("import-progress .badge")).to_have_text("Completed", timeout=120_000)
+    # The finished job's stream-end closed every stream, so none reconnects.
+    page.wait_for_function(f"({open_streams}) === 0")
+
+
+def test_an_import_that_does_not_exist_says_so(staff_page: Page, app_url):
+    page = staff_page
+    # Its event stream is refused (404), so EventSource gives up; one read of the job says why.
+    page.goto(app_url + "/imports/999999/")
+    alert = page.locator("import-progress [role=alert]")
+    expect(alert).to_have_text("Couldn't load import #999999. Not found.")

@@ -78,7 +78,7 @@ class ImportList extends HTMLElement {
       this.load();
     });
     jobs.filter((job) => !isFinished(job)).slice(0, MAX_LIVE).forEach((job) => {
-      this.watchers.set(job.id, watchJob(job, { onUpdate: (next) => this.updateRow(next) }));
+      this.watchers.set(job.id, watchJob(job.id, { onUpdate: (next) => this.updateRow(next) }));
     });
   }
 
@@ -101,7 +101,7 @@ class ImportList extends HTMLElement {
 
   rowsText(job) {
     const parts = [`${formatNumber(job.processed_rows)}${job.total_rows ? ` / ${formatNumber(job.total_rows)}` : ""}`];
-    if (job.error_count) parts.push(`${formatNumber(job.error_count)} errors`);
+    if (job.skipped) parts.push(`${formatNumber(job.skipped)} errors`);
     return parts.join(" · ");
   }
 

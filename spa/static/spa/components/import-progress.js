@@ -1,11 +1,11 @@
 /**
- * <import-progress>: one import job, live. Shows the phase, a progress bar with the percentage,
- * rows processed of total, rows per second, the created/updated/skipped counts, the first row
- * errors with a link to all of them, and the failure reason with a retry. A running import can
- * be cancelled.
+ * <import-progress job-id="…">: one import job, live. Shows the phase, a progress bar with the
+ * percentage, rows processed of total, rows per second, the created/updated/unchanged/
+ * superseded/skipped counts, the first row errors with a link to all of them, and the failure
+ * reason with a retry. A running import can be cancelled.
  *
  * Its event stream is opened when the element is put on the page and closed when it is taken
- * off (see lib/job-stream.js). Set `.job` (a job from the API) or the `job-id` attribute.
+ * off (see lib/job-stream.js).
  */
 
 import { notify } from "./notices.js";
@@ -32,23 +32,28 @@ export function statusBadge(status) {
   return html`<span class="badge badge-${status}">${STATUS_LABELS[status] || status}</span>`;
 }
 
-/** The phase as a person reads it: "Importing", "Complete", "Failed: <reason>"… */
+/**
+ * The phase as a person reads it: "Counting rows", "Complete", "Failed: <reason>"… A finished
+ * job's phase is its status, so the status decides; only a running job's phase says more.
+ */
 export function phaseText(job) {
   if (job.status === "failed") return `Failed: ${job.message || "the import could not finish."}`;
   if (job.status === "cancelled") return "Cancelled";
   if (job.status === "completed") return "Complete";
-  return job.phase_label || job.phase || STATUS_LABELS[job.status] || job.status;
+  return job.phase_label || STATUS_LABELS[job.status] || job.status;
 }
 
 class ImportProgress extends HTMLElement {
   connectedCallback() {
     this.classList.add("card", "import-progress");
     this.setAttribute("aria-labelledby", `import-title-${this.jobId}`);
+    this.job = null;
     this.rendered = false;
     render(this, html`<div class="state-box" role="status"><span class="spinner" aria-hidden="true"></span> Loading the import…</div>`);
-    this.watch = watchJob(this.job || this.jobId, {
+    this.watch = watchJob(this.jobId, {
       onUpdate: (job) => this.update(job),
-      onError: (error) => this.showStreamProblem(error),
+      onConnection: (state) => this.showConnection(state),
+      onError: (error) => this.showError(error),
     });
   }
 
@@ -58,10 +63,21 @@ class ImportProgress extends HTMLElement {
   }
 
   get jobId() {
-    return this.job ? this.job.id : Number(this.getAttribute("job-id"));
+    return Number(this.getAttribute("job-id"));
   }
 
-  showStreamProblem(error) {
+  /** Say when live updates pause or stop; nothing while the import is still loading. */
+  showConnection(state) {
+    if (!this.rendered) return;
+    this.showNote({
+      live: "",
+      reconnecting: "Live updates interrupted — reconnecting…",
+      stopped: "Live updates stopped. Reload the page to follow this import again.",
+    }[state]);
+  }
+
+  showError(error) {
+    // An expired session is the app's to handle: it goes to the login page.
     if (isSessionError(error)) return;
     if (!this.rendered) {
       render(this, html`<div class="state-box state-error" role="alert">
@@ -69,9 +85,12 @@ class ImportProgress extends HTMLElement {
         </div>`);
       return;
     }
-    const note = this.querySelector("[data-ref=connection]");
-    note.textContent = "Live updates interrupted — reconnecting…";
-    note.hidden = false;
+    this.showNote(`Live updates stopped: ${describeError(error)}`);
+  }
+
+  showNote(text) {
+    this.refs.connection.textContent = text;
+    this.refs.connection.hidden = !text;
   }
 
   renderFrame(job) {
@@ -97,6 +116,7 @@ class ImportProgress extends HTMLElement {
         <div><dt>Created</dt><dd data-ref="created"></dd></div>
         <div><dt>Updated</dt><dd data-ref="updated"></dd></div>
         <div><dt>Unchanged</dt><dd data-ref="unchanged"></dd></div>
+        <div><dt>Superseded</dt><dd data-ref="superseded"></dd></div>
         <div><dt>Skipped</dt><dd data-ref="skipped"></dd></div>
       </dl>
       <p class="connection-note muted" data-ref="connection" role="status" hidden></p>
@@ -114,11 +134,13 @@ class ImportProgress extends HTMLElement {
   }
 
   update(job) {
+    // A finished import never runs again: a state still in flight when the cancel's answer
+    // arrived must not undo it.
+    if (isFinished(this.job) && !isFinished(job)) return;
     this.job = job;
     if (!this.rendered) this.renderFrame(job);
     const refs = this.refs;
     const percent = Math.max(0, Math.min(100, Math.round(job.progress || 0)));
-    refs.connection.hidden = true;
     refs.phase.textContent = phaseText(job);
     refs.bar.setAttribute("aria-valuenow", String(percent));
     refs.bar.setAttribute("aria-valuetext", `${percent}% — ${phaseText(job)}`);
@@ -132,6 +154,8 @@ class ImportProgress extends HTMLElement {
     refs.created.textContent = formatNumber(job.created);
     refs.updated.textContent = formatNumber(job.updated);
     refs.unchanged.textContent = formatNumber(job.unchanged);
+    // Rows replaced by a later row for the same SKU; a server that doesn't count them sends none.
+    refs.superseded.textContent = formatNumber(job.superseded ?? 0);
     refs.skipped.textContent = formatNumber(job.skipped);
 
     if (this.shownStatus !== job.status) {
@@ -145,15 +169,14 @@ class ImportProgress extends HTMLElement {
       } else {
         refs.failure.hidden = true;
       }
+      if (isFinished(job)) {
+        this.dispatchEvent(new CustomEvent("import-finished", { detail: job, bubbles: true }));
+      }
     }
-    if (this.shownErrors !== job.error_count) {
-      this.shownErrors = job.error_count;
+    if (this.shownErrors !== job.skipped) {
+      this.shownErrors = job.skipped;
       this.renderErrors(job);
     }
-    if (isFinished(job)) {
-      this.dispatchEvent(new CustomEvent("import-finished", { detail: job, bubbles: true }));
-    }
-    this.dispatchEvent(new CustomEvent("import-updated", { detail: job, bubbles: true }));
   }
 
   renderActions(job) {
@@ -164,13 +187,13 @@ class ImportProgress extends HTMLElement {
 
   renderErrors(job) {
     const errors = job.errors || [];
-    if (!job.error_count) {
+    if (!job.skipped) {
       render(this.refs.errors, "");
       return;
     }
-    const more = job.error_count > errors.length;
+    const more = job.skipped > errors.length;
     render(this.refs.errors, html`<section class="row-errors" aria-labelledby="row-errors-${job.id}">
-        <h3 id="row-errors-${job.id}">${formatNumber(job.error_count)} ${job.error_count === 1 ? "row was" : "rows were"} skipped</h3>
+        <h3 id="row-errors-${job.id}">${formatNumber(job.skipped)} ${job.skipped === 1 ? "row was" : "rows were"} skipped</h3>
         <div class="table-wrap">
           <table class="table table-compact">
             <thead><tr><th scope="col">Line</th><th scope="col">SKU</th><th scope="col">Reason</th></tr></thead>
@@ -180,7 +203,7 @@ class ImportProgress extends HTMLElement {
           </table>
         </div>
         ${job.errors_url && html`<p><a href="${job.errors_url}" download="import-${job.id}-errors.csv">
-          Download ${more ? `all ${formatNumber(job.error_count)} row errors` : "the row errors"} (CSV)</a></p>`}
+          Download ${more ? `all ${formatNumber(job.skipped)} row errors` : "the row errors"} (CSV)</a></p>`}
       </section>`);
   }
 
@@ -190,14 +213,13 @@ class ImportProgress extends HTMLElement {
     if (button.dataset.action === "cancel") {
       button.disabled = true;
       try {
-        const job = await api.post(`/api/imports/${this.job.id}/cancel/`, {});
-        if (job && job.id) this.update(job);
-        else if (this.watch) this.watch.refresh();
+        // The answer is the cancelled job; showing it at once beats waiting for its event.
+        this.update(await api.post(`/api/imports/${this.job.id}/cancel/`, {}));
         notify(`Import #${this.job.id} was cancelled.`, { kind: "info" });
       } catch (error) {
+        // Most likely the import finished meanwhile; its stream shows how.
         button.disabled = false;
         if (!isSessionError(error)) notify(`Couldn't cancel the import: ${describeError(error)}`, { kind: "error" });
-        if (this.watch) this.watch.refresh();
       }
     }
     if (button.dataset.action === "retry") {

@@ -7,17 +7,6 @@ import { html, render } from "../lib/html.js";
 
 const TIMEOUT_MS = { success: 5000, info: 6000, error: 10000 };
 
-function region() {
-  let element = document.getElementById("notices");
-  if (!element) {
-    element = document.createElement("div");
-    element.id = "notices";
-    element.className = "notices";
-    document.body.append(element);
-  }
-  return element;
-}
-
 /** Show `message`; `kind` is "success", "info" or "error". */
 export function notify(message, { kind = "info" } = {}) {
   const notice = document.createElement("div");
@@ -26,7 +15,8 @@ export function notify(message, { kind = "info" } = {}) {
   render(notice, html`<span class="notice-text">${message}</span>
     <button type="button" class="notice-close" aria-label="Dismiss notice">×</button>`);
   notice.querySelector("button").addEventListener("click", () => notice.remove());
-  region().append(notice);
+  // The live region is in the page from the start (index.html), so screen readers watch it.
+  document.getElementById("notices").append(notice);
   setTimeout(() => notice.remove(), TIMEOUT_MS[kind] || 6000);
   return notice;
 }

@@ -94,18 +94,15 @@ async function readBody(response) {
 }
 
 /**
- * Send one request. `json` is sent as a JSON body, `form` (FormData) as multipart.
- * `quietSession` stops a 401/403 from announcing an expired session (used by the login page
- * and by the first "who am I" check).
+ * Send one request; `json`, if given, is its JSON body. `quietSession` stops a 401/403 from
+ * announcing an expired session (used by the login page and by the first "who am I" check).
  */
-export async function request(method, url, { json, form, signal, quietSession = false, retried = false } = {}) {
+export async function request(method, url, { json, signal, quietSession = false, retried = false } = {}) {
   const headers = { Accept: "application/json" };
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(json);
-  } else if (form) {
-    body = form;
   }
   if (!SAFE_METHODS.has(method)) {
     await ensureCsrf();
@@ -124,7 +121,7 @@ export async function request(method, url, { json, form, signal, quietSession = 
   // A stale CSRF token (rotated by a login in another tab) deserves one fresh try.
   if (isCsrfFailure(response.status, data) && !retried) {
     await ensureCsrf({ force: true });
-    return request(method, url, { json, form, signal, quietSession, retried: true });
+    return request(method, url, { json, signal, quietSession, retried: true });
   }
   const error = new ApiError(response.status, data);
   if (isSessionError(error) && !quietSession) {

@@ -1,154 +1,101 @@
 /**
- * Live state of one import job: its current state from the API, then every change from its
- * server-sent event stream.
+ * Live state of one import job, from its server-sent event stream (GET /api/imports/{id}/events/,
+ * whose contract is written at the top of api/job_stream.py).
  *
- * The stream is opened by whoever shows the job and closed when they stop (and while the page
- * is hidden), so no connection outlives what is on screen. A new stream starts at "now", so the
- * job is re-read over HTTP whenever a stream (re)opens; whichever copy is newer wins. Anything
- * odd on the stream (a `stream-error` event, a broken connection) falls back to re-reading the
- * job and reconnecting with a growing delay; without an events URL the job is polled.
- * Server events used: `job` (the job JSON), `stream-end` (the job finished; the server closes),
- * `stream-error` (django-eventstream's refusal).
+ * Every connection starts with `stream-open` and then the job's current state as a `job` event.
+ * When the connection drops, EventSource reconnects by itself with Last-Event-ID and the server
+ * sends the `job` events missed since then, in order, or, when it can't, `stream-reset` followed
+ * by the current state. Either way the stream alone keeps the job current, in the server's
+ * order, so each `job` event simply replaces the last one. `stream-end` says the job is finished;
+ * the server then closes the stream, and close() keeps EventSource from reconnecting.
+ *
+ * A stream is open only while someone shows the job and the page is visible; reopened after
+ * the page was hidden, it starts with the current state again.
  */
 
-import { api, isSessionError } from "./api.js";
+import { api } from "./api.js";
 
-export const FINISHED = new Set(["completed", "failed", "cancelled"]);
+const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 export function isFinished(job) {
   return Boolean(job) && FINISHED.has(job.status);
 }
 
-/** Whether `candidate` describes a later moment of the job than `current`. */
-export function isNewer(candidate, current) {
-  if (!current) return true;
-  if (isFinished(current)) return isFinished(candidate) && candidate.status === current.status;
-  if (isFinished(candidate)) return true;
-  if (candidate.status === current.status) return (candidate.processed_rows || 0) >= (current.processed_rows || 0);
-  return true;
-}
-
-const POLL_MS = 1500;
-const MAX_RETRY_MS = 15000;
-
 /**
- * Call `onUpdate(job)` with the job's state now and on every change until the job finishes or
- * the returned `stop()` is called. `onError(error)` hears about failed re-reads.
+ * Call `onUpdate(job)` with the job's state and on every change until the job finishes or the
+ * returned `stop()` is called.
+ *
+ * `onConnection(state)` hears "live" when a stream opens, "reconnecting" when it dropped and
+ * EventSource tries again, and "stopped" when the server refused a stream although the job
+ * still runs. `onError(error)` hears that the job could not be read at all (no such job, no
+ * access); an expired session is already announced by lib/api.js.
  */
-export function watchJob(jobOrId, { onUpdate, onError = () => {} }) {
-  let latest = typeof jobOrId === "object" ? jobOrId : null;
-  const id = latest ? latest.id : jobOrId;
+export function watchJob(id, { onUpdate, onConnection = () => {}, onError = () => {} }) {
   let source = null;
-  let timer = null;
-  let retryMs = 1000;
-  let stopped = false;
+  let latest = null;
+  let ended = false; // the server ended the stream, or stop() was called: no stream any more
+  let stopped = false; // stop() was called: nothing more is reported
 
-  const apply = (job) => {
-    if (stopped || !job || !isNewer(job, latest)) return;
-    latest = job;
-    onUpdate(job);
-    if (isFinished(job)) close();
-  };
-
-  const refresh = async () => {
-    try {
-      apply(await api.get(`/api/imports/${id}/`));
-    } catch (error) {
-      if (isSessionError(error)) {
-        stop();
+  function open() {
+    if (ended || source || document.hidden) return;
+    const stream = new EventSource(`/api/imports/${id}/events/`);
+    source = stream;
+    stream.addEventListener("stream-open", () => onConnection("live"));
+    stream.addEventListener("job", (event) => {
+      latest = JSON.parse(event.data);
+      onUpdate(latest);
+    });
+    stream.addEventListener("stream-end", () => {
+      end();
+      // The stream also ends when the job was deleted meanwhile: a read says what became of it.
+      if (!isFinished(latest)) readOnce();
+    });
+    stream.addEventListener("error", () => {
+      if (stream.readyState === EventSource.CONNECTING) {
+        onConnection("reconnecting");
+        return;
       }
-      onError(error);
-    }
-  };
-
-  function closeSource() {
-    if (source) {
-      source.close();
-      source = null;
-    }
+      // Refused with an HTTP error (the session expired, the job is gone): EventSource does not
+      // retry, and neither do we. One plain read tells why, through the API's error handling.
+      close();
+      readOnce();
+    });
   }
 
   function close() {
-    closeSource();
-    clearTimeout(timer);
-    timer = null;
+    if (source) source.close();
+    source = null;
   }
 
-  function scheduleReconnect() {
-    closeSource();
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      await refresh();
-      if (!stopped && !isFinished(latest) && !document.hidden) open();
-    }, retryMs);
-    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-  }
-
-  function poll() {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      await refresh();
-      if (!stopped && !isFinished(latest) && !document.hidden) poll();
-    }, POLL_MS);
-  }
-
-  function open() {
-    if (stopped || source || isFinished(latest)) return;
-    const url = latest && latest.events_url;
-    if (!url || typeof EventSource === "undefined") {
-      poll();
+  async function readOnce() {
+    let job;
+    try {
+      job = await api.get(`/api/imports/${id}/`);
+    } catch (error) {
+      if (!stopped) onError(error);
       return;
     }
-    source = new EventSource(url, { withCredentials: true });
-    source.addEventListener("open", () => {
-      // Events sent before this connection existed are not replayed: catch up over HTTP.
-      refresh();
-    });
-    const onJobEvent = (event) => {
-      retryMs = 1000;
-      try {
-        apply(JSON.parse(event.data));
-      } catch {
-        // A malformed event is ignored; the next one, or a re-read, brings the state.
-      }
-    };
-    source.addEventListener("job", onJobEvent);
-    // The server ends a finished job's stream; without close() EventSource would reconnect.
-    source.addEventListener("stream-end", () => {
-      closeSource();
-      refresh();
-    });
-    source.addEventListener("stream-error", scheduleReconnect);
-    source.addEventListener("error", () => {
-      // The browser retries a dropped stream by itself (CONNECTING); a refused one is CLOSED.
-      if (!source || source.readyState === EventSource.CLOSED) {
-        scheduleReconnect();
-      } else {
-        refresh();
-      }
-    });
+    if (stopped) return;
+    latest = job;
+    onUpdate(job);
+    if (isFinished(job)) end();
+    else if (!ended) onConnection("stopped");
   }
 
-  const onVisibility = () => {
-    if (document.hidden) {
-      close();
-    } else if (!stopped && !isFinished(latest)) {
-      refresh().then(open);
-    }
-  };
+  const onVisibility = () => (document.hidden ? close() : open());
 
-  function stop() {
-    stopped = true;
+  function end() {
+    ended = true;
     close();
     document.removeEventListener("visibilitychange", onVisibility);
   }
 
   document.addEventListener("visibilitychange", onVisibility);
-  if (latest) onUpdate(latest);
-  (async () => {
-    if (!latest) await refresh();
-    if (!stopped && !isFinished(latest)) open();
-  })();
-
-  return { stop, refresh, get job() { return latest; } };
+  open();
+  return {
+    stop() {
+      stopped = true;
+      end();
+    },
+  };
 }

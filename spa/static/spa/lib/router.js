@@ -3,7 +3,9 @@
  * (page, filters), so reload, back/forward and shared links all land where they should.
  */
 
-const listeners = new Set();
+import { Announcer } from "./events.js";
+
+const routes = new Announcer();
 
 /** Paths that belong to the server, never to the app (downloads, API pages, admin). */
 const SERVER_PATHS = /^\/(api|admin|static|healthz)(\/|$)/;
@@ -12,14 +14,13 @@ export function currentLocation() {
   return { path: window.location.pathname, query: new URLSearchParams(window.location.search) };
 }
 
+/** Call `listener(location)` whenever the app goes to another path; returns the unsubscribe. */
 export function onRouteChange(listener) {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
+  return routes.listen("change", listener);
 }
 
 function notify() {
-  const location = currentLocation();
-  listeners.forEach((listener) => listener(location));
+  routes.announce("change", currentLocation());
 }
 
 /** Go to `url` inside the app. `replace` rewrites the current history entry instead. */

@@ -1,22 +1,23 @@
 /** Who is logged in: loaded once from the API, changed by login and logout. */
 
 import { api, ensureCsrf, isSessionError } from "./api.js";
+import { Announcer } from "./events.js";
 
 let currentUser = null;
-const listeners = new Set();
+const changes = new Announcer();
 
 export function user() {
   return currentUser;
 }
 
+/** Call `listener(user)` whenever someone logs in or out; returns the unsubscribe. */
 export function onUserChange(listener) {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
+  return changes.listen("change", listener);
 }
 
 function setUser(value) {
   currentUser = value;
-  listeners.forEach((listener) => listener(currentUser));
+  changes.announce("change", currentUser);
 }
 
 /** Ask the server who we are; `null` when nobody is logged in. Network errors propagate. */
@@ -35,15 +36,8 @@ export async function loadUser() {
 
 export async function login({ username, password }) {
   await ensureCsrf();
-  const result = await api.post("/api/auth/login/", { username, password }, { quietSession: true });
-  // The login answer may or may not carry the user: ask once to have one shape.
-  if (result && result.username) {
-    setUser(result.user || result);
-  } else if (result && result.user) {
-    setUser(result.user);
-  } else {
-    await loadUser();
-  }
+  // The login answers with the user, in the same shape as /api/auth/me/.
+  setUser(await api.post("/api/auth/login/", { username, password }, { quietSession: true }));
   return currentUser;
 }
 

@@ -2,17 +2,18 @@
  * The file upload behind an import, kept at module level so it carries on while the person
  * looks at another view, and the upload panel shows it again when they come back.
  *
- * Files go up with the tus resumable-upload protocol (vendored tus-js-client): in parts, with
- * automatic retries after a dropped connection and resumption of an earlier, interrupted upload
- * of the same file (tus remembers it in localStorage). Once the file is complete the import is
- * started with `{"upload": <id>}`. Only when the server has no tus endpoint at all does a
- * small file go as one multipart request instead.
+ * Files go up with the tus resumable-upload protocol (vendored tus-js-client): in parts of the
+ * size the server asks for, with automatic retries after a dropped connection and resumption of
+ * an earlier, interrupted upload of the same file (tus remembers it in localStorage). Once the
+ * file is complete the import is started with `{"upload": <id>}`.
  */
 
-import { api, csrfToken, ApiError } from "./api.js";
+import { api, csrfToken } from "./api.js";
+import { Announcer } from "./events.js";
 
 const TUS_ENDPOINT = "/api/uploads/";
-const CHUNK_BYTES = 5 * 1024 * 1024;
+// Only for a server whose OPTIONS answer names no part size; this server's default is 8 MiB.
+const FALLBACK_PART_BYTES = 5 * 1024 * 1024;
 // Retries after a dropped connection: quickly at first, then every 20 s for a few minutes.
 const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000, 20000, 20000, 20000, 20000, 20000];
 
@@ -23,24 +24,50 @@ const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000, 20000, 20000, 20000,
  */
 let state = null;
 let tusUpload = null;
-const listeners = new Set();
+let serverPartBytes = null;
+// Counts calls of uploadAndImport, so one that was cancelled (or overtaken) while it asked for
+// the part size does not start after all.
+let attempts = 0;
+const announcer = new Announcer();
 
 export function uploadState() {
   return state;
 }
 
+/** Call `listener(state)` whenever the upload moves on; returns the unsubscribe. */
 export function onUploadChange(listener) {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
+  return announcer.listen("change", listener);
+}
+
+/** Call `listener(job)` whenever an upload has become an import; returns the unsubscribe. */
+export function onImportStarted(listener) {
+  return announcer.listen("import-started", listener);
 }
 
 function setState(changes) {
   state = changes === null ? null : { ...state, ...changes };
-  listeners.forEach((listener) => listener(state));
+  announcer.announce("change", state);
+}
+
+/**
+ * The biggest part the server accepts, from the `Tus-Max-Chunk-Size` header of its OPTIONS
+ * answer (a bigger PATCH is refused with 413). Asked once per page; without a usable answer
+ * the fallback is used and the next upload asks again.
+ */
+async function partBytes() {
+  if (serverPartBytes) return serverPartBytes;
+  try {
+    const response = await fetch(TUS_ENDPOINT, { method: "OPTIONS", credentials: "same-origin" });
+    const size = Number(response.headers.get("Tus-Max-Chunk-Size"));
+    if (response.ok && Number.isSafeInteger(size) && size > 0) serverPartBytes = size;
+  } catch {
+    // No answer at all: the upload's own requests will meet the same trouble and report it.
+  }
+  return serverPartBytes || FALLBACK_PART_BYTES;
 }
 
 /** The tus upload id: the last path segment of its URL. */
-export function uploadIdFromUrl(url) {
+function uploadIdFromUrl(url) {
   const segments = new URL(url, window.location.origin).pathname.split("/").filter(Boolean);
   return segments[segments.length - 1];
 }
@@ -64,20 +91,12 @@ function tusMessage(error) {
   return "The connection to the server was lost.";
 }
 
-const listenersForDone = new Set();
-
-/** `listener(job)` is called whenever an upload has become an import. */
-export function onImportStarted(listener) {
-  listenersForDone.add(listener);
-  return () => listenersForDone.delete(listener);
-}
-
-async function startImport(body) {
+async function startImport(uploadId) {
   setState({ phase: "starting", message: "" });
   try {
-    const job = await body();
+    const job = await api.post("/api/imports/", { upload: uploadId });
     setState(null);
-    listenersForDone.forEach((listener) => listener(job));
+    announcer.announce("import-started", job);
     return job;
   } catch (error) {
     setState({ phase: "failed", message: error.message, canResume: false });
@@ -85,53 +104,30 @@ async function startImport(body) {
   }
 }
 
-/** Multipart fallback for servers without tus; reports progress through XHR. */
-function uploadMultipart(file) {
-  return new Promise((resolve, reject) => {
-    const form = new FormData();
-    form.append("file", file, file.name);
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/imports/");
-    xhr.setRequestHeader("X-CSRFToken", csrfToken());
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) setState({ bytesSent: event.loaded, bytesTotal: event.total });
-    });
-    xhr.addEventListener("load", () => {
-      let body = null;
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        body = null;
-      }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-      else reject(new ApiError(xhr.status, body));
-    });
-    xhr.addEventListener("error", () => reject(new Error("The connection to the server was lost.")));
-    xhr.send(form);
-  });
-}
-
-/** Upload `file` and start its import; resolves with the new job. */
-export function uploadAndImport(file) {
+/**
+ * Upload `file` and start its import; resolves with the new job (or null when the upload was
+ * cancelled before its first request).
+ */
+export async function uploadAndImport(file) {
   if (state && ["uploading", "retrying", "starting"].includes(state.phase)) {
-    return Promise.reject(new Error("Another file is still being uploaded."));
+    throw new Error("Another file is still being uploaded.");
   }
   state = null;
   setState({ phase: "uploading", file, bytesSent: 0, bytesTotal: file.size, resumed: false, message: "" });
+  const attempt = ++attempts;
+  const chunkSize = await partBytes();
+  if (attempt !== attempts || !state) return null;
 
   return new Promise((resolve, reject) => {
     const upload = new window.tus.Upload(file, {
       endpoint: TUS_ENDPOINT,
-      chunkSize: CHUNK_BYTES,
+      chunkSize,
       retryDelays: RETRY_DELAYS_MS,
       metadata: { filename: file.name, filetype: file.type || "text/csv" },
       removeFingerprintOnSuccess: true,
       onBeforeRequest(req) {
         // Django may have rotated the token since the upload began (a login in another tab).
         req.setHeader("X-CSRFToken", csrfToken());
-        const xhr = req.getUnderlyingObject();
-        if (xhr && "withCredentials" in xhr) xhr.withCredentials = true;
       },
       onProgress(bytesSent, bytesTotal) {
         if (state && state.phase !== "paused") {
@@ -146,20 +142,12 @@ export function uploadAndImport(file) {
         return retry;
       },
       onError(error) {
-        const status = tusStatus(error);
-        if ((status === 404 || status === 405) && !upload.url) {
-          // No tus endpoint on this server: send a small file in one request.
-          tusUpload = null;
-          startImport(() => uploadMultipart(file)).then(resolve, reject);
-          return;
-        }
         setState({ phase: "failed", message: tusMessage(error), canResume: true });
         reject(error);
       },
       onSuccess() {
         tusUpload = null;
-        const id = uploadIdFromUrl(upload.url);
-        startImport(() => api.post("/api/imports/", { upload: id })).then(resolve, reject);
+        startImport(uploadIdFromUrl(upload.url)).then(resolve, reject);
       },
     });
     tusUpload = upload;

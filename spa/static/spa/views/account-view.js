@@ -37,9 +37,14 @@ function curlExamples(token) {
 }
 
 class AccountView extends HTMLElement {
+  constructor() {
+    super();
+    this.addEventListener("click", (event) => this.onClick(event));
+  }
+
   connectedCallback() {
-    const me = user() || {};
-    this.token = me.token || null;
+    // The token is shown only after the password is entered again, never kept from before.
+    this.token = null;
     this.render();
   }
 
@@ -93,15 +98,8 @@ class AccountView extends HTMLElement {
       </div>
     </section>`);
 
-    this.addEventListenerOnce("click", (event) => this.onClick(event));
     const reveal = this.querySelector("[data-ref=reveal]");
     if (reveal) reveal.addEventListener("submit", (event) => this.reveal(event));
-  }
-
-  addEventListenerOnce(type, handler) {
-    if (this.clickHandler) return;
-    this.clickHandler = handler;
-    this.addEventListener(type, handler);
   }
 
   async onClick(event) {
