@@ -130,6 +130,7 @@ class EngineRun:
     created: int
     updated: int
     unchanged: int
+    superseded: int
 
 
 @dataclass
@@ -255,6 +256,7 @@ def engine_run(*, stored_name: str, user, worker, recorder: EventRecorder) -> En
         created=job.created_rows,
         updated=job.updated_rows,
         unchanged=job.unchanged_rows,
+        superseded=job.superseded_rows,
     )
 
 
@@ -496,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
                 engine[key].append(run)
                 print(f"  engine    {key:<9} {run.seconds:7.2f} s  child peak {run.child_peak_mb:6.1f} MB  "
                       f"main peak {run.main_peak_mb:6.1f} MB  max event gap {run.max_event_gap:.2f} s  "
-                      f"(created {run.created:,}, updated {run.updated:,}, unchanged {run.unchanged:,})",
+                      f"(created {run.created:,}, updated {run.updated:,}, unchanged {run.unchanged:,}, "
+                      f"superseded {run.superseded:,})",
                       flush=True)
                 return run
 
