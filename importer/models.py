@@ -110,8 +110,12 @@ class DeferredRow(models.Model):
     """
 
     pk = models.CompositePrimaryKey("job", "line")
-    # The primary key's index, (job, line), serves every query; no second index on job alone.
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The primary key's index, (job, line), serves every query; no second index on job alone. No
+    # foreign key constraint in the database either: checking it cost each held-back row a lookup
+    # and a lock on the job. Rows go when their job finishes (services, the reaper) or is deleted.
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     line = models.BigIntegerField()
     sku = models.TextField()
     name = models.TextField()

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from importer.events import import_job_publish_on_commit
 from importer.locks import check_lock_session, job_lock, lock_session
-from importer.models import ImportJob
+from importer.models import DeferredRow, ImportJob
 from importer.pipeline import DeferredRows, FileRejected, ImportInterrupted, import_csv, resolve_encoding
 from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
-from importer.states import ImportPhase, ImportStatus, InvalidTransition, transition
+from importer.states import FINISHED_STATUSES, ImportPhase, ImportStatus, InvalidTransition, transition
 from importer.storage import clean_filename, storage_save_or_full, unique_stored_name
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,10 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
         return
     except ImportInterrupted:
         # Cancelled (or handed back by the reaper) between chunks: whoever did it has already
-        # recorded and published the job's state.
+        # recorded and published the job's state. A cancelled job's held-back rows go now; the
+        # reaper's job keeps them for its next run.
+        if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.CANCELLED).exists():
+            DeferredRows(job_id=job.pk).discard()
         return
     check_lock_session(job.pk, session)
     with transaction.atomic():
@@ -178,6 +181,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
     end of the file (a repeated SKU) are not imported.
     """
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    was_running = job.status == ImportStatus.PROCESSING
     if job.is_finished:
         raise InvalidTransition(f"This import is already {job.status} and cannot be cancelled.")
     if job.processed_rows:
@@ -191,9 +195,11 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         job, expected=(job.status,), target=ImportStatus.CANCELLED,
         finished_at=timezone.now(), message=message,
     )
-    # Rows of a chunk in flight are not visible here; that chunk rolls back when its worker finds
-    # the job cancelled.
-    DeferredRows(job_id=job.pk).discard()
+    if not was_running:
+        # A running job's worker may hold some of these rows locked while it merges them, and it
+        # waits for this transaction's lock on the job: it deletes them itself when it stops (or
+        # the reaper does, if it is gone).
+        DeferredRows(job_id=job.pk).discard()
     import_job_publish_on_commit(job)
     return job
 
@@ -204,7 +210,7 @@ def import_jobs_reap() -> list[int]:
     A processing job whose lock is free has no live worker (PostgreSQL dropped the lock with the
     worker's connection): it goes back to pending and is resumed from its last committed chunk. A
     pending job queued long ago is sent again, in case its message was lost; a duplicate message is
-    harmless.
+    harmless. Rows held back for a job that was cancelled while its worker was gone are deleted.
     """
     requeued: list[int] = []
     for job in ImportJob.objects.filter(status=ImportStatus.PROCESSING).order_by("id"):
@@ -227,6 +233,8 @@ def import_jobs_reap() -> list[int]:
             enqueue_import_on_commit(job.pk)
             requeued.append(job.pk)
             logger.warning("Import %s lost its worker; queued to resume.", job.pk)
+
+    DeferredRow.objects.filter(job__status__in=FINISHED_STATUSES).delete()
 
     stale = timezone.now() - timedelta(seconds=settings.IMPORT_REQUEUE_PENDING_AFTER)
     for job_id in ImportJob.objects.filter(

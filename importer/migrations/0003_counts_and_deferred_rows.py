@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('sku', models.TextField()),
                 ('name', models.TextField()),
                 ('description', models.TextField()),
-                ('job', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='importer.importjob')),
+                ('job', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='importer.importjob')),
             ],
         ),
     ]

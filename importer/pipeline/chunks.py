@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from zlib import crc32
 
 from importer.pipeline.header import CsvLayout
 from importer.pipeline.records import RecordReader
 from importer.pipeline.results import RowError
-from importer.pipeline.scan import RepeatedSkus
+from importer.pipeline.scan import RepeatedSkus, sku_key
 from importer.pipeline.staging import StagedRows
 from importer.pipeline.validation import validate_record
 
@@ -56,7 +57,8 @@ def chunks_of(
     records: RecordReader, *, layout: CsvLayout, repeated: RepeatedSkus, size: ChunkSize
 ) -> Iterator[Chunk]:
     """Validate ``records`` and gather them into chunks; rows of repeated SKUs are marked deferred."""
-    may_repeat = repeated.may_repeat
+    # repeated.may_repeat(), inlined: this runs for every row of the file.
+    counts, mask = repeated.counts, repeated.mask
     chunk = Chunk()
     count = 0
     for record in records:
@@ -66,7 +68,7 @@ def chunks_of(
         if type(row) is RowError:
             chunk.errors.append(row)
         else:
-            chunk.rows.add(*row, may_repeat(row[1]))
+            chunk.rows.add(*row, counts[crc32(sku_key(row[1])) & mask] > 1)
         count += 1
         if count >= size.rows or chunk.rows.size >= MAX_CHUNK_BYTES:
             yield _sealed(chunk, records)

@@ -1,4 +1,4 @@
-"""The first stage: can this file be read at all, and what does its header say?
+"""Opening a file: can it be read at all, and what does its header say?
 
 Everything here runs before a single row is read, so a file that cannot be imported is refused
 with a message for the person who chose it and nothing is written: the encoding is checked, the

@@ -1,4 +1,4 @@
-"""The second stage: the file's records, one at a time, each with the lines it came from.
+"""Reading: the file's records, one at a time, each with the lines it came from.
 
 The reader streams the file line by line through ``csv`` and keeps ``offset``, the byte offset just
 past the last record it returned, and ``line``, the last line it read, so a chunk can end exactly
@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from importer.pipeline.header import csv_error_reason, describe_encoding, raw_lines
 
-
-class Record(NamedTuple):
-    """One CSV record: its fields and its first and last physical line (1 is the header).
-
-    ``problem`` says why the record could not be read as CSV at all (``fields`` is then None, or
-    for an unclosed quote, whatever csv gathered up to the end of the file). ``damage`` says why
-    one of its lines is not clean text: bytes invalid in the file's encoding, or a NUL, which
-    PostgreSQL text cannot hold.
-    """
-
-    fields: list[str] | None
-    line: int
-    last_line: int
-    problem: str | None = None
-    damage: str | None = None
-
-
-# NamedTuple's own constructor is a Python function; the reader makes a record per row.
-_new_record = tuple.__new__
+# One CSV record: ``(fields, line, last_line, problem, damage)``, its fields and its first and last
+# physical line (1 is the header). ``problem`` says why the record could not be read as CSV at all
+# (``fields`` is then None, or for an unclosed quote, whatever csv gathered up to the end of the
+# file). ``damage`` says why one of its lines is not clean text: bytes invalid in the file's
+# encoding, or a NUL, which PostgreSQL text cannot hold. A plain tuple, not a NamedTuple: the reader
+# makes one per row, and a NamedTuple costs several times as much to make and to read.
+Record = tuple[list[str] | None, int, int, str | None, str | None]
 
 
 class RecordReader:
@@ -100,4 +88,4 @@ class RecordReader:
                     f"end of the file (line {last}), so none of those lines was imported"
                 )
             damage, self._damage = self._damage, None
-            yield _new_record(Record, (fields, first, last, problem, damage))
+            yield fields, first, last, problem, damage

@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import importlib
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -68,7 +69,9 @@ class RepeatedSkus:
         # Rows are rarely under 16 bytes, so size_bytes // 16 slots gives at least one per row.
         slots_log2 = min(MAX_SLOTS_LOG2, max(MIN_SLOTS_LOG2, (max(size_bytes, 1) // 16).bit_length() + 4))
         self.mask = (1 << slots_log2) - 1
-        self.counts = bytearray(1 << slots_log2)
+        # An anonymous mmap rather than a bytearray: its pages go back to the system when the import
+        # ends, where the allocator would keep a bytearray's for the worker's whole life.
+        self.counts = mmap.mmap(-1, 1 << slots_log2)
 
     def note(self, key: bytes) -> None:
         slot = crc32(key) & self.mask

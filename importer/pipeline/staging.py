@@ -1,4 +1,4 @@
-"""The fourth stage: set-based writes of a chunk of rows into the catalogue.
+"""Staging and merging: set-based writes of a chunk of rows into the catalogue.
 
 Each chunk's valid rows are encoded here in COPY text, COPYed into a temporary staging table and
 merged into ``catalog_product`` with one ``INSERT … SELECT DISTINCT ON … ON CONFLICT`` statement.

@@ -1,4 +1,4 @@
-"""The third stage: the rules a record must meet to become a product row.
+"""Validating: the rules a record must meet to become a product row.
 
 ``validate_record`` is the one place where they are written down. It gives a ``Row`` to import,
 a ``RowError`` (the row is skipped and reported with its line), or None for a blank line, which is
@@ -7,48 +7,34 @@ no row at all.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from catalog.models import NAME_MAX_LENGTH, SKU_MAX_LENGTH
 from importer.pipeline.header import CsvLayout
 from importer.pipeline.records import Record
 from importer.pipeline.results import RowError
 
-
-class Row(NamedTuple):
-    """A valid product row: its first line in the file and its cleaned values."""
-
-    line: int
-    sku: str
-    name: str
-    description: str
-
-
-# NamedTuple's own constructor is a Python function; validation makes a row per line of the file.
-_new_row = tuple.__new__
+# A valid product row: ``(line, sku, name, description)``, its first line in the file and its
+# cleaned values (a plain tuple for the reason given for ``Record``).
+Row = tuple[int, str, str, str]
 
 
 def validate_record(record: Record, layout: CsvLayout) -> Row | RowError | None:
     """The row ``record`` stands for, the reason it must be skipped, or None if it is blank."""
-    fields = record.fields
-    if record.problem is not None:
-        return RowError(record.line, _sku_of(fields, layout), record.problem)
+    fields, line, last_line, problem, damage = record
+    if problem is not None:
+        return RowError(line, _sku_of(fields, layout), problem)
     if len(fields) != layout.field_count:
         if not any(value.strip() for value in fields):
             return None  # a blank line, or one of only commas: nothing to import
         reason = f"expected {layout.field_count} fields, found {len(fields)}"
-        if record.last_line > record.line:
-            reason += (
-                f" (the record runs from line {record.line} to line {record.last_line}; check for "
-                "an unbalanced quote)"
-            )
-        return RowError(record.line, _sku_of(fields, layout), reason)
+        if last_line > line:
+            reason += f" (the record runs from line {line} to line {last_line}; check for an unbalanced quote)"
+        return RowError(line, _sku_of(fields, layout), reason)
 
     sku = fields[layout.sku_index].strip()
     name = fields[layout.name_index].strip()
     description = fields[layout.description_index] if layout.description_index is not None else ""
-    if record.damage is not None:
-        reason = record.damage
+    if damage is not None:
+        reason = damage
     elif not sku:
         if not name and not any(value.strip() for value in fields):
             return None
@@ -60,8 +46,8 @@ def validate_record(record: Record, layout: CsvLayout) -> Row | RowError | None:
     elif len(name) > NAME_MAX_LENGTH:
         reason = f"name is longer than {NAME_MAX_LENGTH} characters ({len(name)})"
     else:
-        return _new_row(Row, (record.line, sku, name, description))
-    return RowError(record.line, sku[:SKU_MAX_LENGTH], reason)
+        return line, sku, name, description
+    return RowError(line, sku[:SKU_MAX_LENGTH], reason)
 
 
 def _sku_of(fields: list[str] | None, layout: CsvLayout) -> str:

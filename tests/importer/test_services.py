@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from catalog.models import Product
 from importer.locks import CATALOG_WRITE_LOCK, JOB_LOCK_CLASS
-from importer.models import ImportJob, ImportRowError
+from importer.models import DeferredRow, ImportJob, ImportRowError
 from importer.pipeline import DeferredRows, ImportInterrupted, import_csv
 from importer.progress import JobProgressRecorder
 from importer.services import import_job_cancel, import_job_run, import_jobs_reap
@@ -354,6 +354,36 @@ def test_job_that_used_up_its_attempts_fails_instead_of_running_again(settings):
     assert job.status == ImportStatus.FAILED
     assert "after 3 attempts" in job.message
     assert Product.objects.count() == 0
+
+
+def _hold_rows(job: ImportJob, count: int) -> None:
+    DeferredRow.objects.bulk_create(
+        DeferredRow(job=job, line=line, sku=f"R-{line}", name="held", description="") for line in range(2, 2 + count)
+    )
+
+
+@pytest.mark.django_db
+def test_cancelling_a_pending_job_deletes_the_rows_it_held_back():
+    job = create_job(GOOD_FILE)  # as if its worker had died and the reaper had handed it back
+    _hold_rows(job, 3)
+    import_job_cancel(job=job)
+    assert not DeferredRow.objects.filter(job=job).exists()
+
+
+@pytest.mark.django_db
+def test_rows_held_by_a_job_cancelled_while_processing_are_left_to_its_worker_then_the_reaper(
+    django_capture_on_commit_callbacks
+):
+    job = create_job(GOOD_FILE)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PROCESSING, attempts=1)
+    _hold_rows(job, 3)
+    import_job_cancel(job=job)
+    # Its worker may be merging them right now, holding them locked (it deletes them itself when it
+    # stops); here it is gone, so the reaper deletes them.
+    assert DeferredRow.objects.filter(job=job).count() == 3
+    with django_capture_on_commit_callbacks(execute=False):
+        import_jobs_reap()
+    assert not DeferredRow.objects.filter(job=job).exists()
 
 
 # --- Cancelling a running import -------------------------------------------------------------------
