@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from zlib import crc32
 
-from importer.pipeline.header import CsvLayout, raw_lines
+from importer.pipeline.header import CsvLayout
 
 SCAN_REPORT_BYTES = 16 * 1024 * 1024
+SCAN_BLOCK_BYTES = 1024 * 1024
 # A record spread over more lines than this many bytes is counted, but its SKU is not noted.
 PENDING_RECORD_LIMIT = 1024 * 1024
 # 64 KiB to 16 MiB: about 16 slots per row at most, so a few percent of unique SKUs collide.
@@ -98,90 +99,110 @@ def scan_file(
     size_bytes: int,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileScan:
-    """Scan every record after the header; ``on_progress(offset)`` is called every 16 MiB.
+    """Scan every record after the header; ``on_progress(offset)`` is called every 16 MiB."""
+    scanner = _Scanner(RepeatedSkus(size_bytes=size_bytes), sku_index=layout.sku_index, encoding=encoding)
+    file.seek(layout.data_offset)
+    offset = layout.data_offset
+    next_report = offset + SCAN_REPORT_BYTES
+    carry = b""
+    while block := file.read(SCAN_BLOCK_BYTES):
+        lines = (carry + block).split(b"\n")
+        carry = lines.pop()  # the start of a line the next block ends
+        scanner.scan(lines)
+        offset += len(block)
+        if on_progress is not None and offset >= next_report:
+            next_report = offset + SCAN_REPORT_BYTES
+            on_progress(offset)
+    if carry:
+        scanner.scan([carry])  # a last line without a newline
+    file.seek(layout.data_offset)
+    return FileScan(records=scanner.records, repeated=scanner.repeated)
 
-    The loop is written for speed (it reads every line of the file before the import starts): the
-    common record, whose SKU field on its first line has no quote, costs a few C calls.
+
+class _Scanner:
+    """The state of a scan between blocks of lines (the lines come without their newline).
+
+    Written for speed, as it reads every line of the file before the import starts: a line without
+    a quote, outside a quoted field, is a whole record, and the keys of a block's such records are
+    made together, with one translate() over all of them; the rest go one by one.
     """
-    repeated = RepeatedSkus(size_bytes=size_bytes)
-    note, counts, mask = repeated.note, repeated.counts, repeated.mask
-    index = layout.sku_index
-    raw_keys = _bytes_are_characters(encoding)
 
-    def note_parsed(lines: list[bytes]) -> None:
-        text = b"".join(lines).decode(encoding, errors="replace")
+    def __init__(self, repeated: RepeatedSkus, *, sku_index: int, encoding: str) -> None:
+        self.repeated = repeated
+        self.index = sku_index
+        self.encoding = encoding
+        self.raw_keys = _bytes_are_characters(encoding)
+        self.records = 0
+        self.in_quotes = False
+        self.pending: list[bytes] | None = None  # the lines so far of a record csv must parse
+        self.pending_bytes = 0
+
+    def scan(self, lines: list[bytes]) -> None:
+        whole = []  # records on one line without a quote
+        for line in lines:
+            if self.in_quotes or b'"' in line:
+                self._quoted(line)
+            elif line.strip(b"\r"):
+                whole.append(line)
+        self.records += len(whole)
+        if not whole:
+            return
+        counts, mask, index = self.repeated.counts, self.repeated.mask, self.index
+        if self.raw_keys:
+            if index == 0:
+                fields = [line.partition(b",")[0] for line in whole]
+            else:
+                fields = [parts[index] if len(parts) > index else b""
+                          for parts in [line.split(b",", index + 1) for line in whole]]
+            # The fields hold no comma, so one comma-joined text keeps them apart through the key.
+            keys = b",".join(fields).translate(_RAW_KEY).replace(b"\0", b"").split(b",")
+        else:
+            keys = [sku_key(_field(line.decode(self.encoding, errors="replace"), index, '"', ",", _TEXT_ENDS,
+                                   complete=True)) for line in whole]
+        for slot in map(crc32, keys):
+            slot &= mask
+            if counts[slot] < 2:
+                counts[slot] += 1
+
+    def _quoted(self, line: bytes) -> None:
+        """A line with a quote, or inside a quoted field: quote parity says where records end."""
+        starts_record = not self.in_quotes
+        if line.count(b'"') & 1:
+            self.in_quotes = not self.in_quotes
+        if not self.in_quotes and line.strip(b"\r"):
+            self.records += 1
+        if starts_record:
+            complete = not self.in_quotes
+            if self.raw_keys:
+                field = _field(line, self.index, b'"', b",", _RAW_ENDS, complete=complete)
+                key = None if field is None else _raw_key(field)
+            else:
+                text = line.decode(self.encoding, errors="replace")
+                field = _field(text, self.index, '"', ",", _TEXT_ENDS, complete=complete)
+                key = None if field is None else sku_key(field)
+            if key is not None:
+                self.repeated.note(key)
+            elif complete:
+                self._note_parsed([line])
+            else:
+                self.pending, self.pending_bytes = [line], len(line)
+        elif self.pending is not None:
+            self.pending.append(line)
+            self.pending_bytes += len(line)
+            if not self.in_quotes:
+                self._note_parsed(self.pending)
+                self.pending = None
+            elif self.pending_bytes > PENDING_RECORD_LIMIT:
+                self.pending = None
+
+    def _note_parsed(self, lines: list[bytes]) -> None:
+        text = b"\n".join(lines).decode(self.encoding, errors="replace")
         try:
             fields = next(csv.reader([text]), [])
         except csv.Error:
             return  # the import reports this record as unreadable
-        if len(fields) > index:
-            note(sku_key(fields[index]))
-
-    file.seek(layout.data_offset)
-    offset = layout.data_offset
-    next_report = offset + SCAN_REPORT_BYTES
-    records = 0
-    in_quotes = False
-    pending: list[bytes] | None = None  # the lines so far of a record csv must parse
-    pending_bytes = 0
-    for raw in raw_lines(file):
-        offset += len(raw)
-        starts_record = not in_quotes
-        if raw.count(b'"') & 1:
-            in_quotes = not in_quotes
-        if not in_quotes and raw.strip(b"\r\n"):
-            records += 1
-        if starts_record:
-            noted = False
-            if raw_keys:
-                if index == 0:
-                    comma = raw.find(b",")
-                    if comma < 0:
-                        field, clean = raw, b'"' not in raw
-                    else:
-                        field, clean = raw[:comma], raw.find(b'"', 0, comma) < 0
-                else:
-                    parts = raw.split(b",", index + 1)
-                    field = parts[index] if len(parts) > index else b""
-                    # A line with too few fields is a short record, unless a quote carries it on.
-                    clean = not any(b'"' in part for part in parts[: index + 1]) and (
-                        len(parts) > index or not in_quotes)
-                if clean:
-                    # note(_raw_key(field)), inlined: this runs for nearly every line of the file.
-                    slot = crc32(field.translate(_RAW_KEY).replace(b"\0", b"")) & mask
-                    if counts[slot] < 2:
-                        counts[slot] += 1
-                    noted = True
-                else:
-                    field = _field(raw, index, b'"', b",", _RAW_ENDS, complete=not in_quotes)
-                    if field is not None:
-                        note(_raw_key(field))
-                        noted = True
-            else:
-                text = raw.decode(encoding, errors="replace")
-                field = _field(text, index, '"', ",", _TEXT_ENDS, complete=not in_quotes)
-                if field is not None:
-                    note(sku_key(field))
-                    noted = True
-            if noted:
-                pass
-            elif in_quotes:
-                pending, pending_bytes = [raw], len(raw)
-            else:
-                note_parsed([raw])
-        elif pending is not None:
-            pending.append(raw)
-            pending_bytes += len(raw)
-            if not in_quotes:
-                note_parsed(pending)
-                pending = None
-            elif pending_bytes > PENDING_RECORD_LIMIT:
-                pending = None
-        if on_progress is not None and offset >= next_report:
-            next_report = offset + SCAN_REPORT_BYTES
-            on_progress(offset)
-    file.seek(layout.data_offset)
-    return FileScan(records=records, repeated=repeated)
+        if len(fields) > self.index:
+            self.repeated.note(sku_key(fields[self.index]))
 
 
 def _field(line, index: int, quote, comma, ends, *, complete: bool):

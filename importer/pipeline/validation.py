@@ -27,7 +27,9 @@ def validate_record(record: Record, layout: CsvLayout) -> Row | RowError | None:
             return None  # a blank line, or one of only commas: nothing to import
         reason = f"expected {layout.field_count} fields, found {len(fields)}"
         if last_line > line:
-            reason += f" (the record runs from line {line} to line {last_line}; check for an unbalanced quote)"
+            reason += (
+                f" (the record runs from line {line} to line {last_line}; check for an unbalanced quote)"
+            )
         return RowError(line, _sku_of(fields, layout), reason)
 
     sku = fields[layout.sku_index].strip()
