@@ -1,7 +1,9 @@
 """Cutting the file's validated rows into chunks, each written and committed in one transaction.
 
-A chunk ends after ``ChunkSize.rows`` records, or once its rows hold ``MAX_CHUNK_BYTES`` of text
-so very long descriptions do not make a chunk (and the worker's memory) grow with them. The run
+A chunk ends after ``ChunkSize.rows`` records, once its rows hold ``MAX_CHUNK_BYTES`` of text (so
+very long descriptions do not make a chunk, and the worker's memory, grow with them), or once it
+spans ``MAX_CHUNK_SPAN_BYTES`` of the file (so a file of huge rejected records, or of columns the
+import ignores, still commits its progress, and can be stopped, every second or so). The run
 shrinks ``ChunkSize.rows`` (never past the limit it was given) so that each chunk commits about
 once a second: progress stays live on a slow or busy machine, and the cost of a commit stays
 negligible.
@@ -21,6 +23,7 @@ from importer.pipeline.staging import StagedRows
 from importer.pipeline.validation import validate_record
 
 MAX_CHUNK_BYTES = 8 * 1024 * 1024
+MAX_CHUNK_SPAN_BYTES = 16 * 1024 * 1024
 TARGET_CHUNK_SECONDS = 1.0
 MIN_CHUNK_ROWS = 1000
 
@@ -61,18 +64,19 @@ def chunks_of(
     counts, mask = repeated.counts, repeated.mask
     chunk = Chunk()
     count = 0
+    span_end = records.offset + MAX_CHUNK_SPAN_BYTES
     for record in records:
         row = validate_record(record, layout)
-        if row is None:
-            continue
-        if type(row) is RowError:
-            chunk.errors.append(row)
-        else:
-            chunk.rows.add(*row, counts[crc32(sku_key(row[1])) & mask] > 1)
-        count += 1
-        if count >= size.rows or chunk.rows.size >= MAX_CHUNK_BYTES:
+        if row is not None:  # None: a blank line, which is no record to count
+            if type(row) is RowError:
+                chunk.errors.append(row)
+            else:
+                chunk.rows.add(*row, counts[crc32(sku_key(row[1])) & mask] > 1)
+            count += 1
+        if count >= size.rows or chunk.rows.size >= MAX_CHUNK_BYTES or records.offset >= span_end:
             yield _sealed(chunk, records)
             chunk, count = Chunk(), 0
+            span_end = records.offset + MAX_CHUNK_SPAN_BYTES
     if count:
         yield _sealed(chunk, records)
 

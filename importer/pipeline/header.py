@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -17,12 +18,19 @@ from typing import BinaryIO
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("description",)
 SNIFF_BYTES = 64 * 1024
-# A single field may be large (long descriptions), but an unbalanced quote must not make the
-# reader swallow the rest of a multi-gigabyte file into memory.
-MAX_FIELD_BYTES = 32 * 1024 * 1024
+# The bounds that keep reading linear in the file's size and bounded in memory, whatever the file.
+# A header is a few hundred bytes (a shop system's export with fifty columns, about 2 KB): one
+# longer than this is refused, which is also where a header's unclosed quote is caught.
+MAX_HEADER_BYTES = 64 * 1024
+# A record (all the physical lines of one CSV row) longer than this is a row error, found without
+# ever holding it whole. A valid row is far smaller: a 20,000-character description is at most
+# 80 KB even in UTF-8's widest characters. It also bounds what csv builds for one record (a line
+# of a million one-letter fields is a list of a million strings).
+MAX_RECORD_BYTES = 1024 * 1024
 UTF8_BOM = codecs.BOM_UTF8
 
-csv.field_size_limit(MAX_FIELD_BYTES)
+# csv's own limit counts characters, which are never more than bytes: the record bound comes first.
+csv.field_size_limit(MAX_RECORD_BYTES)
 
 
 class FileRejected(Exception):
@@ -141,21 +149,7 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
     file.seek(0)
     head = file.read(SNIFF_BYTES)
     sniff(head, encoding=encoding)
-    file.seek(0)
-    first = file.readline()
-    offset = len(first)
-    line = 1
-    if first.startswith(UTF8_BOM):
-        first = first[len(UTF8_BOM) :]
-    text = first.decode(encoding, errors="replace")
-    # A quoted header name may contain a newline; keep reading physical lines until the record ends.
-    while _open_quote(text):
-        more = file.readline()
-        if not more:
-            break
-        offset += len(more)
-        line += 1
-        text += more.decode(encoding, errors="replace")
+    text, offset, line = _header_record(file, encoding=encoding)
     try:
         records = list(csv.reader([text]))
     except csv.Error as exc:
@@ -163,7 +157,8 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
     header = records[0] if records else []
     names = [name.strip().lower() for name in header]
 
-    duplicated = sorted({n for n in names if n in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and names.count(n) > 1})
+    occurrences = Counter(names)
+    duplicated = sorted(n for n in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if occurrences[n] > 1)
     if duplicated:
         raise FileRejected(
             "The header names the column(s) " + ", ".join(f"'{n}'" for n in duplicated)
@@ -206,14 +201,48 @@ def csv_error_reason(exc: csv.Error) -> str:
     return f"could not be read as CSV: {exc}"
 
 
-def _open_quote(text: str) -> bool:
-    return text.count('"') % 2 == 1
+def _header_record(file: BinaryIO, *, encoding: str) -> tuple[str, int, int]:
+    """The header record's text, the byte offset just after it and its last line.
+
+    A quoted header name may contain a newline, so physical lines are read until the quotes
+    balance, counting only each new line's quotes (re-counting the growing text made a header with
+    an unclosed quote quadratic), and never more than ``MAX_HEADER_BYTES``.
+    """
+    file.seek(0)
+    parts: list[bytes] = []
+    offset = line = 0
+    open_quote = False
+    while True:
+        raw = file.readline(MAX_HEADER_BYTES + 1 - offset)
+        if not raw:
+            break
+        parts.append(raw)
+        offset += len(raw)
+        line += 1
+        if raw.count(b'"') & 1:
+            open_quote = not open_quote
+        if offset > MAX_HEADER_BYTES:
+            why = (
+                f"has a quote that is not closed within its first {MAX_HEADER_BYTES // 1024} KB "
+                f"(by line {line})" if open_quote else "has no line break"
+            )
+            raise FileRejected(
+                f"The header row is longer than {MAX_HEADER_BYTES // 1024} KB: it {why}. The first "
+                "line should name the columns, such as 'sku,name,description'."
+            )
+        if not open_quote and raw.endswith(b"\n"):
+            break
+    head = b"".join(parts)
+    if head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM) :]
+    return head.decode(encoding, errors="replace"), offset, max(line, 1)
 
 
-def raw_lines(file: BinaryIO) -> Iterator[bytes]:
-    """The lines of ``file`` from its current position, each with its newline.
+def raw_lines(file: BinaryIO, *, limit: int) -> Iterator[bytes]:
+    """The lines of ``file`` from its current position, each with its newline, in pieces of at
+    most ``limit`` bytes (only the last piece of a line ends with its newline).
 
     Not ``for line in file``: Django's ``File`` (what a job's FieldFile opens) iterates from byte 0
     whatever the position, which would re-read the header as data and defeat resuming.
     """
-    return iter(file.readline, b"")
+    return iter(lambda: file.readline(limit), b"")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 # While the reader thread parses, the writing thread must win the GIL back after every database
@@ -51,11 +51,22 @@ class _ShortSwitchInterval:
 _short_switch_interval = _ShortSwitchInterval()
 
 
-def read_ahead(items: Iterator[_T]) -> Iterator[_T]:
+# How long the consumer waits for the next item before calling ``on_wait``.
+WAIT_SECONDS = 1.0
+
+
+def read_ahead(
+    items: Iterator[_T],
+    *,
+    on_wait: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> Iterator[_T]:
     """Produce ``items`` in a background thread, one item ahead of the consumer.
 
     One item ahead keeps memory bounded to about three items. An exception in the producer is
-    raised in the consumer.
+    raised in the consumer. While the next item takes long, ``on_wait()`` is called about every
+    ``WAIT_SECONDS`` in the consumer's thread (it may raise to stop); ``on_stop()`` is called once
+    the consumer stops, however it stops, so a producer stuck in a long item can end early.
     """
     handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -86,7 +97,12 @@ def read_ahead(items: Iterator[_T]) -> Iterator[_T]:
     producer.start()
     try:
         while True:
-            item = handoff.get()
+            try:
+                item = handoff.get(timeout=WAIT_SECONDS)
+            except queue.Empty:
+                if on_wait is not None:
+                    on_wait()
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -94,5 +110,7 @@ def read_ahead(items: Iterator[_T]) -> Iterator[_T]:
             yield item
     finally:
         stop.set()
+        if on_stop is not None:
+            on_stop()
         producer.join(timeout=5)
         _short_switch_interval.leave()

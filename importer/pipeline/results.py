@@ -22,7 +22,8 @@ FIRST_ERRORS_KEPT = 100
 
 
 class ImportInterrupted(Exception):
-    """Raised by an observer to stop the import at a chunk boundary (cancelled, or lost its lock)."""
+    """Raised by an observer to stop the import (cancelled, or lost its lock): at a chunk boundary,
+    or while the scan or the reader is between two blocks of the file."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class ImportObserver:
     """Receives the pipeline's progress. The default does nothing; subclasses override."""
 
     def counting(self, progress: ImportProgress) -> None:
-        """The file is being scanned (rows counted, repeated SKUs found); called every 16 MiB."""
+        """The file is being scanned (rows counted, repeated SKUs found); called every 16 MiB or
+        second. May raise ``ImportInterrupted`` to stop the run."""
 
     def started(self, progress: ImportProgress) -> None:
         """Rows are about to be imported; ``progress.total_rows`` is known."""
@@ -106,3 +108,7 @@ class ImportObserver:
 
     def chunk_committed(self, progress: ImportProgress) -> None:
         """The chunk's transaction has committed."""
+
+    def reading(self, progress: ImportProgress) -> None:
+        """The next chunk is still being read after about a second (a file of huge rejected
+        records): nothing new to record, but the run is alive. May raise ``ImportInterrupted``."""

@@ -14,9 +14,11 @@ Holding those rows back is what makes the last row of a SKU win and be written o
 exact: a row replaced by a later one is ``superseded`` and never touches the catalogue, so a
 re-import of the same file changes and counts nothing.
 
-The observer may stop the run between chunks by raising ``ImportInterrupted``. The rows held back
-until then stay where they wait: a job's ``DeferredRows`` are kept for its resumption (the job
-services delete them when the job ends), a run without a job empties its table when it next starts.
+The observer may stop the run by raising ``ImportInterrupted``: between chunks, every second of
+the scan, and every second the reader is still busy with the next chunk (a file of huge records).
+The rows held back until then stay where they wait: a job's ``DeferredRows`` are kept for its
+resumption (the job services delete them when the job ends), a run without a job empties its
+table when it next starts.
 """
 
 from __future__ import annotations
@@ -81,7 +83,12 @@ def import_csv(
 
     records = RecordReader(file, encoding=encoding, start_offset=progress.offset, start_line=progress.line)
     size = ChunkSize(chunk_size)
-    for chunk in read_ahead(chunks_of(records, layout=layout, repeated=scan.repeated, size=size)):
+    chunks = chunks_of(records, layout=layout, repeated=scan.repeated, size=size)
+
+    def still_reading() -> None:
+        observer.reading(progress)  # the progress of the last committed chunk
+
+    for chunk in read_ahead(chunks, on_wait=still_reading, on_stop=records.stop):
         began = time.monotonic()
         with transaction.atomic():
             counts = merge_chunk(chunk.rows, deferred=deferred)

@@ -28,17 +28,18 @@ import codecs
 import csv
 import importlib
 import mmap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from zlib import crc32
 
-from importer.pipeline.header import CsvLayout
+from importer.pipeline.header import MAX_RECORD_BYTES, CsvLayout
 
+# Progress is reported (and the run may be stopped) every 16 MiB, or after a second at the latest.
 SCAN_REPORT_BYTES = 16 * 1024 * 1024
+SCAN_REPORT_SECONDS = 1.0
 SCAN_BLOCK_BYTES = 1024 * 1024
-# A record spread over more lines than this many bytes is counted, but its SKU is not noted.
-PENDING_RECORD_LIMIT = 1024 * 1024
 # 64 KiB to 16 MiB: about 16 slots per row at most, so a few percent of unique SKUs collide.
 MIN_SLOTS_LOG2, MAX_SLOTS_LOG2 = 16, 24
 
@@ -99,21 +100,43 @@ def scan_file(
     size_bytes: int,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileScan:
-    """Scan every record after the header; ``on_progress(offset)`` is called every 16 MiB."""
+    """Scan every record after the header; ``on_progress(offset)`` is called every 16 MiB or second.
+
+    A line longer than ``MAX_RECORD_BYTES`` is never held: only its quotes are counted, a block at
+    a time, until it ends (the reader reports its record as a row error).
+    """
     scanner = _Scanner(RepeatedSkus(size_bytes=size_bytes), sku_index=layout.sku_index, encoding=encoding)
     file.seek(layout.data_offset)
     offset = layout.data_offset
     next_report = offset + SCAN_REPORT_BYTES
+    reported_at = time.monotonic()
     carry = b""
+    long_line_quotes: int | None = None  # inside a line longer than the limit: its quotes so far
     while block := file.read(SCAN_BLOCK_BYTES):
-        lines = (carry + block).split(b"\n")
-        carry = lines.pop()  # the start of a line the next block ends
-        scanner.scan(lines)
         offset += len(block)
-        if on_progress is not None and offset >= next_report:
+        if long_line_quotes is not None:
+            newline = block.find(b"\n")
+            if newline < 0:
+                long_line_quotes += block.count(b'"')
+                block = b""
+            else:
+                scanner.long_line(quotes=long_line_quotes + block.count(b'"', 0, newline))
+                long_line_quotes, block = None, block[newline + 1 :]
+        if block:
+            lines = (carry + block).split(b"\n")
+            carry = lines.pop()  # the start of a line the next block ends
+            scanner.scan(lines)
+            if len(carry) > MAX_RECORD_BYTES:
+                long_line_quotes, carry = carry.count(b'"'), b""
+        if on_progress is not None and (
+            offset >= next_report or time.monotonic() - reported_at >= SCAN_REPORT_SECONDS
+        ):
             next_report = offset + SCAN_REPORT_BYTES
+            reported_at = time.monotonic()
             on_progress(offset)
-    if carry:
+    if long_line_quotes is not None:
+        scanner.long_line(quotes=long_line_quotes)
+    elif carry:
         scanner.scan([carry])  # a last line without a newline
     file.seek(layout.data_offset)
     return FileScan(records=scanner.records, repeated=scanner.repeated)
@@ -192,8 +215,19 @@ class _Scanner:
             if not self.in_quotes:
                 self._note_parsed(self.pending)
                 self.pending = None
-            elif self.pending_bytes > PENDING_RECORD_LIMIT:
-                self.pending = None
+            elif self.pending_bytes > MAX_RECORD_BYTES:
+                self.pending = None  # too long to be a row: the reader reports it
+
+    def long_line(self, *, quotes: int) -> None:
+        """A line too long to be held, of which only its number of quotes is known. Its record can
+        never be a row, so no SKU is noted; the quotes still say whether a record ends with it."""
+        starts_record = not self.in_quotes
+        if quotes & 1:
+            self.in_quotes = not self.in_quotes
+        if not self.in_quotes:
+            self.records += 1
+        if not starts_record:
+            self.pending = None
 
     def _note_parsed(self, lines: list[bytes]) -> None:
         text = b"\n".join(lines).decode(self.encoding, errors="replace")
