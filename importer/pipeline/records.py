@@ -186,10 +186,10 @@ class RecordReader:
         if unclosed:
             problem = _unclosed_quote(first, last)
         else:
-            where = f"line {first}" if last == first else f"lines {first} to {last}"
-            problem = (
-                f"is longer than {self._limit // 1024:,} KB, more than a product row can hold ({where})"
-            )
+            size = f"{self._limit // 1024:,} KB" if self._limit % (1024 * 1024) else f"{self._limit >> 20:,} MB"
+            problem = f"is longer than {size}, more than a product row can hold"
+            if last > first:
+                problem += f" (lines {first} to {last})"
         return None, first, last, problem, None
 
 

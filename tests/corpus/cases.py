@@ -228,7 +228,7 @@ CASES: list[CorpusCase] = [
         # being held whole, and the row after it is imported.
         "ten_megabyte_field", "big_field.csv", _big_field,
         COMPLETED, "Imported",
-        row_errors=[(2, "longer than 1,024 KB")],
+        row_errors=[(2, "longer than 1 MB, more than a product row can hold (lines 2 to ")],
         products=_products([("BIG-2", "After the big one", "small")]),
     ),
     CorpusCase(
