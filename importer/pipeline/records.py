@@ -38,7 +38,8 @@ class RecordReader:
     """Iterates the records of ``file`` from ``start_offset`` (the first data line is ``start_line + 1``).
 
     Records longer than ``max_record_bytes`` are reported as unreadable without being held.
-    ``stop()`` may be called from another thread: the reader then ends within one block read.
+    ``stop()`` may be called from another thread: a reader skipping an over-long record then ends
+    within one block read (elsewhere the consumer stops it between chunks, which are short).
     """
 
     def __init__(
@@ -55,9 +56,8 @@ class RecordReader:
         self._limit = max_record_bytes
         self.offset = start_offset
         self.line = start_line
-        # Where the record csv is reading began, and the last physical line handed to csv so far.
+        # Where the record csv is reading began.
         self._record_start = start_offset
-        self._physical = start_line
         # The first unclean line since the last record was returned: it belongs to the next one,
         # because csv pulls the lines of one record only.
         self._damage: str | None = None
@@ -74,7 +74,7 @@ class RecordReader:
     def _lines(self) -> Iterator[str]:
         encoding, limit = self._encoding, self._limit
         self._file.seek(self.offset)
-        line = self._physical
+        line = self.line  # a csv reader starts right after the last record returned
         # Pieces one byte longer than the limit: a piece without its newline is then always either
         # the file's last line or a record already too long, never a line cut in two.
         for raw in raw_lines(self._file, limit=limit + 1):
@@ -153,12 +153,10 @@ class RecordReader:
 
     def _records(self) -> Iterator[Record]:
         """The records one csv reader finds, until the file ends or a record outgrows the limit."""
-        base = self._physical
+        base = self.line
         reader = csv.reader(self._lines(), strict=False)
         previous_end = 0
         while True:
-            if self._stopped:
-                raise ReadingStopped
             try:
                 fields = next(reader)
                 problem = None
@@ -180,13 +178,14 @@ class RecordReader:
             yield fields, first, last, problem, damage
 
     def _overlong_record(self, first: int, last: int, *, unclosed: bool) -> Record:
-        self.line = self._physical = last
+        self.line = last
         self._record_start = self.offset
         self._damage = None
         if unclosed:
             problem = _unclosed_quote(first, last)
         else:
-            size = f"{self._limit // 1024:,} KB" if self._limit % (1024 * 1024) else f"{self._limit >> 20:,} MB"
+            limit = self._limit
+            size = f"{limit // 1024:,} KB" if limit % (1024 * 1024) else f"{limit >> 20:,} MB"
             problem = f"is longer than {size}, more than a product row can hold"
             if last > first:
                 problem += f" (lines {first} to {last})"

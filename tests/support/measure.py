@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,6 @@ class PeakRss:
     started later are included) in a background thread; ``peak_mb`` is the largest one seen."""
 
     def __init__(self, processes, *, interval: float = 0.05) -> None:
-        import threading
-
         self._processes = processes
         self._interval = interval
         self._stop = threading.Event()
