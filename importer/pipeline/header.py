@@ -167,9 +167,8 @@ def _keeps_ascii(codec_name: str) -> bool:
         return False
     if len(decoded) != len(_ASCII_PROBE_TEXT) or encoded != _ASCII_EXACT:
         return False
-    return all(
-        got == want or want in _ASCII_REMAPPABLE for got, want in zip(decoded, _ASCII_PROBE_TEXT)
-    )
+    pairs = zip(decoded, _ASCII_PROBE_TEXT, strict=True)
+    return all(got == want or want in _ASCII_REMAPPABLE for got, want in pairs)
 
 
 def describe_encoding(codec_name: str) -> str:
