@@ -19,6 +19,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from api.login_throttle import LoginThrottled
+from api.throttling import TooManyRequests
 from importer.bulk_delete import CatalogBusy
 from importer.pipeline import FileRejected
 from importer.states import InvalidTransition
@@ -143,6 +145,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(body, status=mapped.status_code)
 
     exc = _request_limit_error(exc) or exc
+    if isinstance(exc, LoginThrottled):
+        exc = TooManyRequests(what=exc.what, wait=exc.wait)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
