@@ -86,6 +86,7 @@ def assert_throttled(response, *, mentions: str, longest_wait: int) -> None:
 # address and per username; a right password is not counted, but is refused once over the limit.
 
 RIGHT = {"username": "alice", "password": "wonderland-42"}
+STAFF = {"username": "staff", "password": "staff-4242"}
 HTML_FORMS = ("/admin/login/", "/api-auth/login/")
 
 
@@ -122,7 +123,7 @@ def test_successful_sign_ins_are_not_counted(rates, user, staff_user):
         assert client.post("/api/auth/token/", RIGHT).status_code == 200
         assert client.post("/api/auth/login/", RIGHT).status_code == 200
     for path in HTML_FORMS:
-        assert html_sign_in(Client(), path, {"username": "staff", "password": "staff-4242"}).status_code == 302
+        assert html_sign_in(Client(), path, STAFF).status_code == 302
     # Nothing was counted: two failures are still allowed, the third attempt is refused.
     assert client.post("/api/auth/token/", WRONG).status_code == 400
     assert client.post("/api/auth/login/", WRONG).status_code == 400
@@ -142,8 +143,7 @@ def test_all_four_login_forms_share_one_counter(rates, user, staff_user):
     assert_throttled(api.post("/api/auth/token/", WRONG), mentions="sign-in", longest_wait=86400)
     assert_throttled(api.post("/api/auth/login/", RIGHT), mentions="sign-in", longest_wait=86400)
     for path in HTML_FORMS:
-        staff = {"username": "staff", "password": "staff-4242"}
-        assert_throttled_page(html_sign_in(browser, path, staff), mentions="from this address")
+        assert_throttled_page(html_sign_in(browser, path, STAFF), mentions="from this address")
 
 
 @pytest.mark.django_db
