@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -161,8 +162,11 @@ def _shown(name: str) -> str:
 def _keeps_ascii(codec_name: str) -> bool:
     """Whether ``codec_name`` decodes and encodes ASCII unchanged (see ``_ASCII_PROBE``)."""
     try:
-        decoded = _ASCII_PROBE.decode(codec_name)
-        encoded = _ASCII_EXACT.decode("ascii").encode(codec_name)
+        with warnings.catch_warnings():
+            # unicode_escape warns of the probe's "\\]" ("invalid escape sequence") before failing it.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            decoded = _ASCII_PROBE.decode(codec_name)
+            encoded = _ASCII_EXACT.decode("ascii").encode(codec_name)
     except (UnicodeError, ValueError, LookupError, TypeError):
         return False
     if len(decoded) != len(_ASCII_PROBE_TEXT) or encoded != _ASCII_EXACT:

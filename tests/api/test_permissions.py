@@ -35,9 +35,7 @@ def test_anonymous_request_is_401_with_a_token_challenge(anonymous, method, path
     assert response.data["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("get", "/api/auth/csrf/"), ("post", "/api/auth/token/")]
-)
+@pytest.mark.parametrize(("method", "path"), [("get", "/api/auth/csrf/"), ("post", "/api/auth/token/")])
 def test_public_endpoints_answer_anonymous_requests(anonymous, method, path):
     assert getattr(anonymous, method)(path).status_code in {200, 400}
 
@@ -56,8 +54,10 @@ def test_the_docs_page_sends_an_anonymous_visitor_to_log_in_and_back(anonymous, 
     assert response.status_code == 302
     assert response["Location"] == "/api-auth/login/?next=/api/docs/"
     # Logging in there comes back to the docs, which then load the (login-only) schema.
-    login = client.post("/api-auth/login/?next=/api/docs/",
-                        {"username": "alice", "password": "wonderland-42", "next": "/api/docs/"})
+    login = client.post(
+        "/api-auth/login/?next=/api/docs/",
+        {"username": "alice", "password": "wonderland-42", "next": "/api/docs/"},
+    )
     assert login.status_code == 302 and login["Location"] == "/api/docs/"
     assert client.get("/api/docs/").status_code == 200
     assert client.get("/api/schema/").status_code == 200
