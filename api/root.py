@@ -24,7 +24,8 @@ from rest_framework.views import APIView
 
 
 class ApiRootView(APIRootView):
-    """The API's endpoints, by name. Open it in a browser to explore the API (sign in first)."""
+    """The API's endpoints. Log in (top right) to follow the links in a browser; scripts send
+    ``Authorization: Token <key>`` (``POST /api/auth/token/`` gives one)."""
 
     # Public, like DRF's own root: it lists URLs, which the schema and the README publish anyway,
     # and an anonymous visitor must see the page to find its "Log in" link.
@@ -38,6 +39,9 @@ class ApiRootView(APIRootView):
         "schema": "schema",
         "docs": "docs",
     }
+
+    def get_view_name(self) -> str:
+        return "product-import API"
 
 
 class ApiDocsView(SpectacularSwaggerView):
