@@ -41,9 +41,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = raw.strip()
         # ASCII digits, few enough for int() (which refuses 4,300 digits with a ValueError).
         if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_NUMBER_DIGITS or int(raw) < 1:
-            raise ValidationError({self.page_size_query_param: [
-                f"Must be a whole number, 1 or more (a page holds at most {self.max_page_size})."
-            ]})
+            message = f"Must be a whole number, 1 or more (a page holds at most {self.max_page_size})."
+            raise ValidationError({self.page_size_query_param: [message]})
         return min(int(raw), self.max_page_size)
 
 

@@ -66,8 +66,9 @@ def test_command_raises_command_error_with_the_reason_for_a_rejected_file(tmp_pa
     path.write_bytes(b"sku;name\nA1;Bolt\n")
     with pytest.raises(CommandError) as caught:
         _run(path)
-    assert str(caught.value).startswith(f"Import failed: {path}: The header is missing the required column(s)")
-    assert "semicolons" in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(f"Import failed: {path}: The header is missing the required column(s)")
+    assert "semicolons" in message
     assert catalogue() == {"KEEP": ("Kept", "")}
 
 
