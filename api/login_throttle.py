@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from rest_framework.settings import api_settings
@@ -135,8 +136,11 @@ class ThrottledModelBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         attempt = login_attempt_begin(request=request, username=username)
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is not None:
-            attempt.succeeded()
+        if user is None:
+            # Ends authenticate() here, as a failure: the plain ModelBackend listed after this one
+            # (for sessions signed in before it existed) must not check the password a second time.
+            raise PermissionDenied
+        attempt.succeeded()
         return user
 
 

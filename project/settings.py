@@ -371,7 +371,13 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login_username": env_str("THROTTLE_LOGIN_USERNAME_RATE", "30/hour"),
     "upload": env_str("THROTTLE_UPLOAD_RATE", "60/hour"),
 }
-AUTHENTICATION_BACKENDS = ["api.login_throttle.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "api.login_throttle.ThrottledModelBackend",
+    # Never reached for a password (the first one ends every check); listed so that sessions
+    # signed in through it before the throttle existed stay valid (Django stores the backend's
+    # path in the session and logs out a session whose backend is not listed).
+    "django.contrib.auth.backends.ModelBackend",
+]
 # The admin's and the browsable API's sign-in forms are plain Django views: this answers their
 # refused attempts with a 429 page (the API's views answer in JSON themselves).
 MIDDLEWARE.append("api.login_throttle.LoginThrottledPageMiddleware")

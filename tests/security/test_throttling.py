@@ -222,6 +222,15 @@ def test_concurrent_sign_in_attempts_cannot_exceed_the_rate(rates, user):
 
 
 @pytest.mark.django_db
+def test_sessions_signed_in_before_the_throttle_existed_stay_signed_in(user):
+    # Django keeps the authenticating backend's path in the session; the plain ModelBackend is
+    # still listed so that deploying the throttle does not sign every browser out.
+    client = APIClient()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/api/auth/me/").json()["username"] == "alice"
+
+
+@pytest.mark.django_db
 def test_generous_default_rates_let_the_test_suite_sign_in_freely(user):
     # The suite's session env (tests/support/session_env.py) must keep the other tests clear of 429.
     client = APIClient()
