@@ -3,9 +3,9 @@
 Four forms check a password: ``POST /api/auth/login/`` and ``/api/auth/token/`` (the API),
 ``/admin/login/`` (the Django admin) and ``/api-auth/login/`` (DRF's browsable API). All four call
 Django's ``authenticate()``, so the limit sits there, in ``ThrottledModelBackend`` (the first
-authentication backend, which ends every password check): a throttle on the API's views alone was walked around through the other
-two forms. One set of counters in the ``throttle`` cache (Redis), shared by all four and by
-every web process:
+authentication backend, which ends every password check): a throttle on the API's views alone
+was walked around through the other two forms. One set of counters in the ``throttle`` cache
+(Redis), shared by all four and by every web process:
 
 - per client address (``THROTTLE_LOGIN_RATE``): one address guessing many passwords, or one
   password against many usernames;
