@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from api.login_throttle import LoginThrottled
+from api.throttling import TooManyRequests
 from importer.bulk_delete import CatalogBusy
 from importer.pipeline import FileRejected
 from importer.states import InvalidTransition
@@ -55,6 +59,39 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "too_large"
+
+
+class TooManyFields(exceptions.APIException):
+    """A form body with more fields (or files) than Django reads."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "too_many_fields"
+
+
+def _request_limit_error(exc: Exception) -> exceptions.APIException | None:
+    """Django's own request limits, which it answers with an HTML 400, as API errors.
+
+    Django raises these while the view reads the body (DRF's parsers), so only a DRF view's
+    handler sees them; a reverse proxy's cap comes first for bodies larger still (README).
+    """
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return PayloadTooLarge(
+            f"The request body is larger than the {limit:,} bytes of JSON or form data this API "
+            "reads. Files go in a multipart upload (POST /api/imports/) or a resumable upload "
+            "(/api/uploads/)."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return TooManyFields(
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} form fields."
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return TooManyFields(
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files; "
+            "send one file per import.",
+            code="too_many_files",
+        )
+    return None
 
 
 def _first_message(errors: Any) -> str | None:
@@ -107,6 +144,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             body["errors"] = {mapped.field: [str(exc)]}
         return Response(body, status=mapped.status_code)
 
+    exc = _request_limit_error(exc) or exc
+    if isinstance(exc, LoginThrottled):
+        exc = TooManyRequests(what=exc.what, wait=exc.wait)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

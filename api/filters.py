@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from catalog.models import Product
@@ -13,6 +14,32 @@ ORDERING_FIELDS = ("sku", "name", "created_at", "updated_at", "id")
 def contains_any_case(field: str, value: str) -> Q:
     """``field`` contains ``value`` in any letter case (``UPPER(col) LIKE UPPER(%value%)``)."""
     return Q(**{f"{field}__icontains": value})
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true``/``false`` (or ``1``/``0``), or absent; anything else is invalid.
+
+    django-filter's ``BooleanFilter`` reads the value through a select widget that turns an
+    unknown value into "no filter", so ``is_active=ture`` listed every product with a 200.
+    """
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1"}:
+            return True
+        if text in {"false", "0"}:
+            return False
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class ProductOrderingFilter(django_filters.OrderingFilter):
@@ -34,7 +61,7 @@ class ProductFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", help_text="Text found in the SKU, name or description (any case)."
     )
-    is_active = django_filters.BooleanFilter(help_text="true or false.")
+    is_active = StrictBooleanFilter(help_text="true or false.")
     ordering = ProductOrderingFilter(
         fields=ORDERING_FIELDS,
         help_text="Sort by " + ", ".join(ORDERING_FIELDS) + "; prefix with - for descending.",

@@ -6,9 +6,16 @@ from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from catalog import selectors
+
+# A page_size with more digits than this is refused before int() (which refuses 4,300 digits
+# with a ValueError); a page that starts past MAX_ROW_OFFSET is past the end of any catalogue
+# (asked of PostgreSQL, its offset overflowed bigint: a 500).
+MAX_NUMBER_DIGITS = 18
+MAX_ROW_OFFSET = 2**62
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -21,6 +28,22 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request) -> int:
+        """``page_size`` if given: a whole number of at least 1, capped at ``max_page_size``.
+
+        DRF quietly uses the default for a ``page_size`` it cannot read; a client that sent
+        ``page_size=1O0`` would then page wrongly without knowing why, so it is a 400 here.
+        """
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        raw = raw.strip()
+        # ASCII digits, few enough for int() (which refuses 4,300 digits with a ValueError).
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_NUMBER_DIGITS or int(raw) < 1:
+            message = f"Must be a whole number, 1 or more (a page holds at most {self.max_page_size})."
+            raise ValidationError({self.page_size_query_param: [message]})
+        return min(int(raw), self.max_page_size)
 
 
 class ProductPaginator(DjangoPaginator):
@@ -68,6 +91,9 @@ class ProductPaginator(DjangoPaginator):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
+        if number * self.per_page > MAX_ROW_OFFSET:
+            # Certainly past the end; asked of PostgreSQL, the offset would overflow its bigint.
+            raise EmptyPage(self.error_messages["no_results"])
         return number
 
 

@@ -1,8 +1,9 @@
-"""Rate limits for the endpoints worth abusing: signing in, and starting a file transfer.
+"""Rate limits for the endpoints worth abusing: starting a file transfer (here) and signing in
+(``api.login_throttle``, which counts failed attempts on every login form with the helpers here).
 
 Counters live in the ``throttle`` cache (Redis, see the end of ``project/settings.py``), so every
 web process shares them and a restart does not reset them. Rates come from
-``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (``THROTTLE_LOGIN_RATE``, ``THROTTLE_UPLOAD_RATE``).
+``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (``THROTTLE_UPLOAD_RATE``, and the login rates).
 
 Why not DRF's ``SimpleRateThrottle`` as is: it reads a list of timestamps from the cache and
 writes it back, so requests arriving at once (exactly what a password-guessing script sends)
@@ -26,6 +27,27 @@ from rest_framework.throttling import SimpleRateThrottle
 logger = logging.getLogger(__name__)
 
 THROTTLE_CACHE_ALIAS = "throttle"
+
+
+def count_in_window(cache, key: str, *, duration: int) -> int:
+    """Add one to the counter ``key`` of a window ``duration`` seconds long; return its new value.
+
+    ``add()`` is a SET NX: only the window's first request creates the counter (with an expiry, so
+    old windows vanish); ``incr()`` is INCRBY, atomic across processes.
+    """
+    cache.add(key, 0, timeout=duration + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # The key expired between add() and incr(): this request starts a new window.
+        cache.add(key, 1, timeout=duration + 1)
+        return 1
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"10/min"`` as (10, 60): DRF's rate format, ``<count>/<sec|min|hour|day>``."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
 
 
 class TooManyRequests(Throttled):
@@ -79,33 +101,11 @@ class WindowRateThrottle(SimpleRateThrottle):
         raise TooManyRequests(what=self.message, wait=(window + 1) * self.duration - now)
 
     def _count(self, key: str) -> int:
-        # add() is a SET NX: only the window's first request creates the counter (with an expiry,
-        # so old windows vanish); incr() is INCRBY, atomic across processes.
-        self.cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            return self.cache.incr(key)
-        except ValueError:
-            # The key expired between add() and incr(): this request starts a new window.
-            self.cache.add(key, 1, timeout=self.duration + 1)
-            return 1
+        return count_in_window(self.cache, key, duration=self.duration)
 
     def wait(self) -> float | None:
         # Never reached: allow_request raises TooManyRequests with its own wait.
         return None
-
-
-class LoginRateThrottle(WindowRateThrottle):
-    """Sign-in attempts per client address, shared by session login and token exchange.
-
-    The address is ``REMOTE_ADDR`` unless ``NUM_PROXIES`` says how many proxies to trust in
-    ``X-Forwarded-For``: otherwise a client could pick a new "address" per attempt.
-    """
-
-    scope = "login"
-    message = "Too many sign-in attempts from this address."
-
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class UploadRateThrottle(WindowRateThrottle):

@@ -50,6 +50,8 @@ TUS_EXTENSIONS = "creation,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 # Metadata is a few short key/value pairs; a bigger header is a mistake or abuse.
 MAX_METADATA_LENGTH = 4096
+# Digits of the largest number a numeric tus header may carry: 2**63 - 1 has 19.
+MAX_NUMBER_DIGITS = 19
 
 # How each upload service error is answered: (status, code).
 UPLOAD_ERRORS: dict[type[UploadError], tuple[int, str]] = {
@@ -135,8 +137,15 @@ def _non_negative_int_header(request: Request, name: str) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit()):
-        raise ParseError(f"{name} must be a whole number of bytes, 0 or more; got {raw!r}.")
+    # ASCII digits only: str.isdigit() alone accepts "²" and other digits int() refuses. Bounded
+    # length: int() refuses more than 4,300 digits with a ValueError (and is quadratic below that),
+    # and no byte count has more digits than a 64-bit number.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_NUMBER_DIGITS:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise ParseError(
+            f"{name} must be a whole number of bytes, 0 or more (at most {MAX_NUMBER_DIGITS} "
+            f"digits); got {shown!r}."
+        )
     return int(raw)
 
 

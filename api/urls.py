@@ -1,13 +1,14 @@
 """The HTTP API: one router, mounted at /api/."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from api import auth, tus
 from api.events import ImportJobEventsView
 from api.imports import ImportJobViewSet
 from api.products import ProductViewSet
+from api.root import ApiDocsView, ApiNotFoundView, ApiRootView
 
 app_name = "api"
 
@@ -16,6 +17,7 @@ router.register("products", ProductViewSet, basename="product")
 router.register("imports", ImportJobViewSet, basename="import")
 
 urlpatterns: list = [
+    path("", ApiRootView.as_view(), name="root"),
     # Before the router's imports/<pk>/ routes, so it is matched first.
     path("imports/<int:pk>/events/", ImportJobEventsView.as_view(), name="import-events"),
     path("uploads/", tus.UploadCreateView.as_view(), name="tus-upload-create"),
@@ -27,6 +29,8 @@ urlpatterns: list = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
     path("auth/token/regenerate/", auth.TokenRegenerateView.as_view(), name="auth-token-regenerate"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,
+    # Last: every other path under /api/ is a JSON 404, not Django's HTML page.
+    path("<path:unknown>", ApiNotFoundView.as_view(), name="not-found"),
 ]

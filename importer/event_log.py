@@ -20,6 +20,10 @@ from importer.serializers import import_job_payload
 # each event is a complete snapshot of the job, so the latest one says everything.
 REPLAY_LIMIT = 500
 _REPLAY_PAGE = 100
+# An id this server hands out is "<channel>:<n>", a few dozen characters; a browser sends back
+# exactly what it was given. Anything longer is refused before it is parsed.
+MAX_EVENT_ID_LENGTH = 1024
+MAX_EVENT_NUMBER_DIGITS = 18
 
 
 class InvalidEventId(ValueError):
@@ -35,15 +39,26 @@ def parse_last_event_id(value: str, *, channel: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
+    if len(value) > MAX_EVENT_ID_LENGTH:
+        raise InvalidEventId(
+            f"An event id of this stream is at most {MAX_EVENT_ID_LENGTH} characters long; "
+            f"this one has {len(value):,}."
+        )
+    if _is_event_number(value):
         return int(value)
     for part in value.split(","):
         name, sep, number = part.rpartition(":")
-        if not sep or not number.isdigit():
-            raise InvalidEventId(f"{value!r} is not an event id of this stream.")
+        if not sep or not _is_event_number(number):
+            raise InvalidEventId(f"{value[:80]!r} is not an event id of this stream.")
         if unquote(name) == channel:
             return int(number)
     return None
+
+
+def _is_event_number(text: str) -> bool:
+    # ASCII digits only (str.isdigit() accepts "²", which int() refuses), and no more of them
+    # than the log's 64-bit counter has.
+    return text.isascii() and text.isdigit() and len(text) <= MAX_EVENT_NUMBER_DIGITS
 
 
 @dataclass(frozen=True)

@@ -360,13 +360,27 @@ CACHES = {
         "OPTIONS": _CACHE_OPTIONS,
     },
 }
-# Rates are "<requests>/<sec|min|hour|day>". Login counts per client address (session login and
-# token exchange together); uploads count per user, per started transfer (tus creation or a direct
-# file import), never per resumable-upload part.
+# Rates are "<requests>/<sec|min|hour|day>". Login counts *failed* sign-in attempts on every login
+# form (the API's two, the admin's, the browsable API's), per client address and per username
+# (api/login_throttle.py, which checks them in the authentication backend); uploads count per
+# user, per started transfer (tus creation or a direct file import), never per resumable-upload part.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login": env_str("THROTTLE_LOGIN_RATE", "10/min"),
+    # Per username, across addresses: a slow guess from many addresses. Anyone can lock a username
+    # out for the rest of the window by failing on purpose (README, "Rate limits").
+    "login_username": env_str("THROTTLE_LOGIN_USERNAME_RATE", "30/hour"),
     "upload": env_str("THROTTLE_UPLOAD_RATE", "60/hour"),
 }
+AUTHENTICATION_BACKENDS = [
+    "api.login_throttle.ThrottledModelBackend",
+    # Never reached for a password (the first one ends every check); listed so that sessions
+    # signed in through it before the throttle existed stay valid (Django stores the backend's
+    # path in the session and logs out a session whose backend is not listed).
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The admin's and the browsable API's sign-in forms are plain Django views: this answers their
+# refused attempts with a 429 page (the API's views answer in JSON themselves).
+MIDDLEWARE.append("api.login_throttle.LoginThrottledPageMiddleware")
 # How many reverse proxies in front append to X-Forwarded-For: the client address for throttling
 # is taken that many hops back. 0 (no proxy) uses the connection's address and ignores the
 # header, which a client could otherwise forge to dodge the login limit. Behind one nginx: 1.

@@ -12,7 +12,7 @@ call the same way. It knows nothing about jobs, Redis or SSE: it reports through
 - ``run``: ``import_csv``, which ties them together; ``results``: what it reports.
 """
 
-from importer.pipeline.header import FileRejected, resolve_encoding
+from importer.pipeline.header import API_WORDING, CLI_WORDING, FileRejected, Wording, resolve_encoding
 from importer.pipeline.results import (
     FIRST_ERRORS_KEPT,
     ImportInterrupted,
@@ -25,6 +25,8 @@ from importer.pipeline.run import import_csv
 from importer.pipeline.staging import DeferredRows
 
 __all__ = [
+    "API_WORDING",
+    "CLI_WORDING",
     "FIRST_ERRORS_KEPT",
     "DeferredRows",
     "FileRejected",
@@ -33,6 +35,7 @@ __all__ = [
     "ImportProgress",
     "ImportResult",
     "RowError",
+    "Wording",
     "import_csv",
     "resolve_encoding",
 ]

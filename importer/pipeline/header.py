@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,11 +34,55 @@ UTF8_BOM = codecs.BOM_UTF8
 csv.field_size_limit(MAX_RECORD_BYTES)
 
 
+@dataclass(frozen=True)
+class Wording:
+    """The words a rejection uses for what its reader can do, which depend on where they are.
+
+    A person in the web UI or using the API chooses the encoding with the upload's ``encoding``
+    field and sends a file by uploading it; an operator running ``manage.py import_products``
+    does both on the command line.
+    """
+
+    encoding_option: str
+    send: str
+
+
+API_WORDING = Wording(encoding_option="the 'encoding' option", send="upload")
+CLI_WORDING = Wording(encoding_option="--encoding", send="import")
+
+
 class FileRejected(Exception):
     """The file as a whole cannot be imported; nothing has been written.
 
-    The message is meant for the person who chose the file.
+    The message is meant for the person who chose the file. It is a ``str.format`` template whose
+    ``{encoding_option}`` and ``{send}`` fields are filled from a ``Wording``: ``str(exc)`` is the
+    API's wording (what a job's message stores), ``exc.worded(CLI_WORDING)`` the command line's.
+    Text that comes from the file or the request goes in ``values``, never into the template, so
+    braces in it are shown as they are.
     """
+
+    def __init__(self, template: str, /, **values: object) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(self.worded(API_WORDING))
+
+    def worded(self, wording: Wording) -> str:
+        try:
+            return self.template.format(
+                encoding_option=wording.encoding_option, send=wording.send, **self.values
+            )
+        except (KeyError, IndexError, ValueError):
+            # A message built elsewhere as plain text (an f-string with braces from the file):
+            # it has no fields to fill, so it is shown as it is.
+            return self.template
+
+    def __reduce__(self):
+        # Pickles (a Celery failure, a subprocess) as the template and values, not the API text.
+        return (_rebuild_file_rejected, (self.template, self.values))
+
+
+def _rebuild_file_rejected(template: str, values: dict) -> FileRejected:
+    return FileRejected(template, **values)
 
 
 @dataclass(frozen=True)
@@ -52,26 +97,82 @@ class CsvLayout:
     data_line: int
 
 
+# A CSV file is read as text in which every ASCII character is itself: the reader splits lines on
+# the newline byte and csv looks for the ASCII comma and quote. An encoding is accepted only if it
+# decodes and encodes all of ASCII unchanged, which refuses the codecs Python has that are not
+# file encodings at all: byte transforms (zlib, base64, hex, uu, bz2, quopri), rot13, and text
+# codecs that give ASCII bytes another meaning (utf-7's "+", raw_unicode_escape's and
+# unicode_escape's backslash sequences, HZ's "~{", idna, punycode, "undefined", EBCDIC code pages).
+# Backslash and tilde may decode to something else: JIS-based Japanese encodings (Shift_JIS-2004)
+# write the yen sign and the overline there, and a CSV needs neither.
+_ASCII_PROBE = bytes(range(128)) + b"\\u00e9\\x41+AGE-~{x~}"
+_ASCII_PROBE_TEXT = _ASCII_PROBE.decode("ascii")
+_ASCII_REMAPPABLE = "\\~"
+_ASCII_EXACT = bytes(byte for byte in range(128) if chr(byte) not in _ASCII_REMAPPABLE)
+
+
 def resolve_encoding(name: str) -> str:
     """Return the canonical codec name for ``name``, or raise FileRejected if we cannot read it.
 
-    The reader splits the file on newline bytes, so only encodings in which the newline, comma
-    and quote are the ASCII bytes (UTF-8 and the single-byte code pages) are accepted.
+    The reader splits the file on newline bytes, so only encodings in which ASCII is ASCII (UTF-8,
+    the single-byte code pages and the ASCII-compatible multi-byte ones) are accepted.
     """
     try:
         info = codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):
+        # ValueError: a name with a NUL character in it.
         raise FileRejected(
-            f"Unknown encoding '{name}'. Use a name such as utf-8, cp1252 (Windows-1252) or latin-1."
+            "Unknown encoding '{name}'. Use a name such as utf-8, cp1252 (Windows-1252) or latin-1.",
+            name=_shown(name),
         ) from None
     canonical = info.name
+    if canonical == "utf-8-sig":
+        # UTF-8 with a BOM is what the default reads already (the BOM is skipped).
+        return "utf-8"
     if canonical.startswith(("utf-16", "utf-32")):
         raise FileRejected(
-            f"Encoding '{name}' is not supported: save the file as UTF-8 CSV and upload it again."
+            "Encoding '{name}' is not supported: save the file as UTF-8 CSV and {send} it again.",
+            name=_shown(name),
         )
-    if ",\"\r\n".encode(canonical) != b",\"\r\n":
-        raise FileRejected(f"Encoding '{name}' is not supported: save the file as UTF-8 CSV.")
+    # The codec's own flag, by which str.encode itself refuses non-text codecs ("'rot-13' is not
+    # a text encoding"): asked before trying the codec on the probe.
+    if not getattr(info, "_is_text_encoding", True):
+        raise FileRejected(
+            "'{name}' is not a text encoding (it transforms bytes or text, it does not read "
+            "a file's characters). Choose the encoding the file was saved with, using "
+            "{encoding_option}: for example utf-8, cp1252 (Windows-1252) or latin-1.",
+            name=_shown(name),
+        )
+    if not _keeps_ascii(canonical):
+        raise FileRejected(
+            "Encoding '{name}' is not supported: it does not read plain ASCII characters as "
+            "themselves. Save the file as UTF-8 CSV, or choose an encoding such as cp1252 "
+            "(Windows-1252) or latin-1 with {encoding_option}.",
+            name=_shown(name),
+        )
     return canonical
+
+
+def _shown(name: str) -> str:
+    """``name`` as a message quotes it: printable and short, whatever was sent."""
+    shown = name[:40] if name.isprintable() else repr(name[:40])[1:-1]
+    return shown + "…" if len(name) > 40 else shown
+
+
+def _keeps_ascii(codec_name: str) -> bool:
+    """Whether ``codec_name`` decodes and encodes ASCII unchanged (see ``_ASCII_PROBE``)."""
+    try:
+        with warnings.catch_warnings():
+            # unicode_escape warns of the probe's "\\]" ("invalid escape sequence") before failing it.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            decoded = _ASCII_PROBE.decode(codec_name)
+            encoded = _ASCII_EXACT.decode("ascii").encode(codec_name)
+    except (UnicodeError, ValueError, LookupError, TypeError):
+        return False
+    if len(decoded) != len(_ASCII_PROBE_TEXT) or encoded != _ASCII_EXACT:
+        return False
+    pairs = zip(decoded, _ASCII_PROBE_TEXT, strict=True)
+    return all(got == want or want in _ASCII_REMAPPABLE for got, want in pairs)
 
 
 def describe_encoding(codec_name: str) -> str:
@@ -87,16 +188,16 @@ def sniff(head: bytes, *, encoding: str) -> None:
     if not head.strip():
         raise FileRejected("The file is empty: it has no header row and no products.")
     if head.startswith(b"\x1f\x8b"):
-        raise FileRejected("The file is gzip-compressed. Decompress it and upload the .csv file.")
+        raise FileRejected("The file is gzip-compressed. Decompress it and {send} the .csv file.")
     if head.startswith(b"PK\x03\x04"):
         raise FileRejected(
             "The file is a ZIP archive (an .xlsx workbook is one). Export the sheet as CSV "
-            "(comma-separated) and upload that."
+            "(comma-separated) and {send} that."
         )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FileRejected(
             "The file is UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8 "
-            "(comma delimited)' and upload it again."
+            "(comma delimited)' and {send} it again."
         )
     if b"\r" in head and b"\n" not in head:
         # Lines ended by CR alone (classic Mac OS, Excel's "CSV (Macintosh)"): the reader splits
@@ -104,7 +205,7 @@ def sniff(head: bytes, *, encoding: str) -> None:
         raise FileRejected(
             "The file's lines end with a carriage return only (the old Mac format). Save it as "
             "'CSV UTF-8 (comma delimited)', or with Windows (CRLF) or Unix (LF) line endings, and "
-            "upload it again."
+            "{send} it again."
         )
     if b"\x00" in head:
         if _looks_like_utf16(head):
@@ -112,7 +213,7 @@ def sniff(head: bytes, *, encoding: str) -> None:
             # commas, digits and header names of any CSV) have a NUL in every other byte.
             raise FileRejected(
                 "The file seems to be UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8 "
-                "(comma delimited)' and upload it again."
+                "(comma delimited)' and {send} it again."
             )
         raise FileRejected("This is not a CSV text file: it contains binary data.")
     decoder = codecs.getincrementaldecoder(encoding)("strict")
@@ -123,13 +224,13 @@ def sniff(head: bytes, *, encoding: str) -> None:
         bad = head[exc.start : exc.start + 1].hex()
         hint = (
             " If it was saved by Excel or another older program, choose its encoding, "
-            "for example cp1252 (Windows-1252) or latin-1, with the 'encoding' option."
+            "for example cp1252 (Windows-1252) or latin-1, with {encoding_option}."
             if encoding == "utf-8"
-            else " Choose the encoding the file was saved with, using the 'encoding' option."
+            else " Choose the encoding the file was saved with, using {encoding_option}."
         )
         raise FileRejected(
-            f"The file is not valid {describe_encoding(encoding)} text (byte 0x{bad} at "
-            f"position {exc.start}).{hint}"
+            "The file is not valid {encoding} text (byte 0x{bad} at position {position})." + hint,
+            encoding=describe_encoding(encoding), bad=bad, position=exc.start,
         ) from None
 
 
@@ -153,7 +254,7 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
     try:
         records = list(csv.reader([text]))
     except csv.Error as exc:
-        raise FileRejected(f"The header row {csv_error_reason(exc)}.") from None
+        raise FileRejected("The header row {reason}.", reason=csv_error_reason(exc)) from None
     header = records[0] if records else []
     names = [name.strip().lower() for name in header]
 
@@ -161,22 +262,21 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
     duplicated = sorted(n for n in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if occurrences[n] > 1)
     if duplicated:
         raise FileRejected(
-            "The header names the column(s) " + ", ".join(f"'{n}'" for n in duplicated)
-            + " more than once; keep one of each."
+            "The header names the column(s) {columns} more than once; keep one of each.",
+            columns=", ".join(f"'{n}'" for n in duplicated),
         )
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
         shown = text.strip()[:200]
         message = (
-            "The header is missing the required column(s) "
-            + ", ".join(f"'{m}'" for m in missing)
-            + f". Expected a comma-separated header such as 'sku,name,description'; found '{shown}'."
+            "The header is missing the required column(s) {columns}. Expected a comma-separated "
+            "header such as 'sku,name,description'; found '{found}'."
         )
         for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
             if len(header) == 1 and separator in header[0]:
                 message += f" The file seems to be separated by {label}: save it with commas."
                 break
-        raise FileRejected(message)
+        raise FileRejected(message, columns=", ".join(f"'{m}'" for m in missing), found=shown)
     return CsvLayout(
         sku_index=names.index("sku"),
         name_index=names.index("name"),

@@ -66,8 +66,9 @@ def test_command_raises_command_error_with_the_reason_for_a_rejected_file(tmp_pa
     path.write_bytes(b"sku;name\nA1;Bolt\n")
     with pytest.raises(CommandError) as caught:
         _run(path)
-    assert str(caught.value).startswith("Import failed: The header is missing the required column(s)")
-    assert "semicolons" in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(f"Import failed: {path}: The header is missing the required column(s)")
+    assert "semicolons" in message
     assert catalogue() == {"KEEP": ("Kept", "")}
 
 
@@ -92,5 +93,5 @@ def test_command_line_exits_non_zero_without_a_traceback_for_a_rejected_file(tmp
     )
     assert completed.returncode != 0
     assert "Traceback" not in completed.stderr
-    assert "Import failed: This is not a CSV text file" in completed.stderr
+    assert f"Import failed: {path}: This is not a CSV text file" in completed.stderr
     assert Product.objects.count() == 0

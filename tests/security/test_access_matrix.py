@@ -102,6 +102,10 @@ TABLE: list[Row] = [
         ("", "/"), ("login/", "/login/"), ("products/", "/products/"), ("imports/", "/imports/"),
         ("imports/<int:pk>/", "/imports/{job}/"), ("account/", "/account/"),
     ]),
+    # The browsable API's front door: the endpoints and a sign-in link.
+    row("GET", "api/", "/api/", *all_(200)),
+    # Any other path under /api/: a JSON 404 for everyone (checked for the error shape below).
+    row("GET", "api/<path:unknown>", "/api/no-such-endpoint/", *all_(404)),
     # tus capability discovery (and a browser's CORS preflight) reveals nothing about anyone.
     row("OPTIONS", "api/uploads/", "/api/uploads/", *all_(204)),
     row("OPTIONS", "api/uploads/<str:upload_id>", "/api/uploads/{upload}", *all_(204)),
@@ -110,7 +114,8 @@ TABLE: list[Row] = [
     row("GET", "api/auth/me/", "/api/auth/me/", *signed_in(200)),
     row("POST", "api/auth/token/regenerate/", "/api/auth/token/regenerate/", *signed_in(200)),
     row("GET", "api/schema/", "/api/schema/", *signed_in(200)),
-    row("GET", "api/docs/", "/api/docs/", *signed_in(200)),
+    # The docs page sends an anonymous visitor to the sign-in form (the schema it shows is login-only).
+    row("GET", "api/docs/", "/api/docs/", 302, 200, 200, 200),
     row("GET", "api/products/", "/api/products/", *signed_in(200)),
     row("POST", "api/products/", "/api/products/", *signed_in(201), data=PRODUCT),
     row("GET", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200)),

@@ -16,11 +16,10 @@ import redis
 import requests
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import RequestFactory
-from rest_framework.request import Request
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from api.throttling import LoginRateThrottle
+from api.login_throttle import LoginThrottled, login_attempt_begin
 from importer.models import Upload
 from importer.uploads import upload_create
 from tests.support.clients import token_client
@@ -82,28 +81,99 @@ def assert_throttled(response, *, mentions: str, longest_wait: int) -> None:
     assert f"{int(response['Retry-After'])} second" in body["detail"]
 
 
-# --- Signing in -----------------------------------------------------------------------------------
+# --- Signing in ---------------------------------------------------------------------------------
+# Failed attempts are counted on all four login forms together (api/login_throttle.py), per client
+# address and per username; a right password is not counted, but is refused once over the limit.
+
+RIGHT = {"username": "alice", "password": "wonderland-42"}
+STAFF = {"username": "staff", "password": "staff-4242"}
+HTML_FORMS = ("/admin/login/", "/api-auth/login/")
+
+
+def html_sign_in(client: Client, path: str, credentials: dict, **extra):
+    return client.post(path, {**credentials, "next": "/api/"}, **extra)
+
+
+def assert_throttled_page(response, *, mentions: str) -> None:
+    # The HTML forms answer a page a person can read, not the API's JSON.
+    assert response.status_code == 429, response.content[:300]
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert mentions in page and "Try again in" in page
+    assert 1 <= int(response["Retry-After"]) <= 86400
 
 
 @pytest.mark.django_db
-def test_sign_in_attempts_beyond_the_rate_are_429_with_retry_after(rates, user):
+def test_failed_sign_in_attempts_beyond_the_rate_are_429_with_retry_after(rates, user):
     rates(login="3/day")
     client = APIClient()
     for _ in range(3):
         assert client.post("/api/auth/login/", WRONG).status_code == 400
-    response = client.post("/api/auth/login/", {"username": "alice", "password": "wonderland-42"})
-    # Refused although the password is right: the limit is on attempts, not on failures.
-    assert_throttled(response, mentions="Too many sign-in attempts", longest_wait=86400)
+    response = client.post("/api/auth/login/", RIGHT)
+    # Refused although the password is right: over the limit, no password is checked.
+    assert_throttled(response, mentions="Too many failed sign-in attempts from this address",
+                     longest_wait=86400)
 
 
 @pytest.mark.django_db
-def test_token_exchange_and_session_login_share_one_counter(rates, user):
-    rates(login="3/day")
+def test_successful_sign_ins_are_not_counted(rates, user, staff_user):
+    rates(login="2/day", login_username="2/day")
     client = APIClient()
-    assert client.post("/api/auth/login/", WRONG).status_code == 400
+    for _ in range(10):
+        assert client.post("/api/auth/token/", RIGHT).status_code == 200
+        assert client.post("/api/auth/login/", RIGHT).status_code == 200
+    for path in HTML_FORMS:
+        assert html_sign_in(Client(), path, STAFF).status_code == 302
+    # Nothing was counted: two failures are still allowed, the third attempt is refused.
     assert client.post("/api/auth/token/", WRONG).status_code == 400
     assert client.post("/api/auth/login/", WRONG).status_code == 400
-    assert_throttled(client.post("/api/auth/token/", WRONG), mentions="sign-in", longest_wait=86400)
+    assert client.post("/api/auth/token/", RIGHT).status_code == 429
+
+
+@pytest.mark.django_db
+def test_all_four_login_forms_share_one_counter(rates, user, staff_user):
+    rates(login="4/day")
+    api, browser = APIClient(), Client()
+    assert api.post("/api/auth/login/", WRONG).status_code == 400
+    assert api.post("/api/auth/token/", WRONG).status_code == 400
+    for path in HTML_FORMS:
+        # A wrong password re-renders the form (200), as Django does.
+        assert html_sign_in(browser, path, WRONG).status_code == 200
+    # The fifth failure from this address, whichever form: refused, in each form's own language.
+    assert_throttled(api.post("/api/auth/token/", WRONG), mentions="sign-in", longest_wait=86400)
+    assert_throttled(api.post("/api/auth/login/", RIGHT), mentions="sign-in", longest_wait=86400)
+    for path in HTML_FORMS:
+        assert_throttled_page(html_sign_in(browser, path, STAFF), mentions="from this address")
+
+
+@pytest.mark.django_db
+def test_html_forms_were_unlimited_before_and_are_limited_now(rates, user):
+    rates(login="3/day")
+    for path in HTML_FORMS:
+        browser = Client(REMOTE_ADDR=f"198.51.100.{len(path)}")
+        for _ in range(3):
+            assert html_sign_in(browser, path, WRONG).status_code == 200
+        assert_throttled_page(html_sign_in(browser, path, WRONG), mentions="from this address")
+
+
+@pytest.mark.django_db
+def test_failures_for_one_username_are_limited_across_addresses(rates, user, other_user):
+    rates(login="100/day", login_username="3/day")
+    client = APIClient()
+    for n in range(3):
+        assert client.post("/api/auth/token/", WRONG, REMOTE_ADDR=f"192.0.2.{n}").status_code == 400
+    # A fourth address, alice's right password: her username is locked for the window.
+    response = client.post("/api/auth/token/", RIGHT, REMOTE_ADDR="192.0.2.77")
+    assert_throttled(response, mentions="for this username", longest_wait=86400)
+    assert_throttled_page(html_sign_in(Client(REMOTE_ADDR="192.0.2.78"), "/admin/login/", WRONG),
+                          mentions="for this username")
+    # Any letter case is the same username here (Django's own lookup is exact, so "ALICE" is
+    # another, non-existent user: guessing it is still guessing at alice).
+    upper = {"username": "ALICE", "password": "x"}
+    assert client.post("/api/auth/token/", upper, REMOTE_ADDR="192.0.2.79").status_code == 429
+    # Another username from the same addresses is not affected.
+    bob = {"username": "bob", "password": "builder-4242"}
+    assert client.post("/api/auth/token/", bob, REMOTE_ADDR="192.0.2.77").status_code == 200
 
 
 @pytest.mark.django_db
@@ -134,12 +204,13 @@ def test_concurrent_sign_in_attempts_cannot_exceed_the_rate(rates, user):
     outcomes: list[bool] = []
 
     def attempt() -> None:
-        request = Request(factory.post("/api/auth/login/", REMOTE_ADDR="198.51.100.7"))
+        request = factory.post("/api/auth/login/", REMOTE_ADDR="198.51.100.7")
         start.wait()
         try:
-            outcomes.append(LoginRateThrottle().allow_request(request, None))
-        except Exception as exc:  # noqa: BLE001 - a refusal is raised as a 429 exception
-            outcomes.append(getattr(exc, "status_code", None) != 429 and exc)
+            login_attempt_begin(request=request, username="alice")
+            outcomes.append(True)
+        except LoginThrottled:
+            outcomes.append(False)
 
     threads = [threading.Thread(target=attempt) for _ in range(30)]
     for thread in threads:
@@ -148,6 +219,15 @@ def test_concurrent_sign_in_attempts_cannot_exceed_the_rate(rates, user):
         thread.join()
     assert outcomes.count(True) == 10
     assert outcomes.count(False) == 20
+
+
+@pytest.mark.django_db
+def test_sessions_signed_in_before_the_throttle_existed_stay_signed_in(user):
+    # Django keeps the authenticating backend's path in the session; the plain ModelBackend is
+    # still listed so that deploying the throttle does not sign every browser out.
+    client = APIClient()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/api/auth/me/").json()["username"] == "alice"
 
 
 @pytest.mark.django_db

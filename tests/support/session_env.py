@@ -18,5 +18,6 @@ os.environ.setdefault("DATABASE_POOL", "false")
 # cache prefix keeps its counters apart from a dev server's and other test runs' (daphne and
 # workers started by the tests inherit both).
 os.environ.setdefault("THROTTLE_LOGIN_RATE", "100000/min")
+os.environ.setdefault("THROTTLE_LOGIN_USERNAME_RATE", "100000/min")
 os.environ.setdefault("THROTTLE_UPLOAD_RATE", "100000/min")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"product-import-test-{uuid.uuid4().hex[:8]}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from importer.pipeline import FileRejected, ImportObserver, ImportProgress, import_csv
+from importer.pipeline import CLI_WORDING, FileRejected, ImportObserver, ImportProgress, import_csv
 
 
 class _ProgressBar(ImportObserver):
@@ -78,7 +78,8 @@ class Command(BaseCommand):
                     observer=observer,
                 )
         except FileRejected as exc:
-            raise CommandError(f"Import failed: {exc}") from None
+            # Worded for the command line: it names --encoding and the file, not an upload.
+            raise CommandError(f"Import failed: {file}: {exc.worded(CLI_WORDING)}") from None
         if observer.tty:
             self.stdout.write("")
         progress = result.progress
