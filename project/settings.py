@@ -150,6 +150,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # imports whose worker died, so it only needs to exceed the longest import.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600),
 }
+# Workers write a heartbeat to Redis this often; /healthz counts a worker as running while its
+# last heartbeat is younger than three of them (project/worker_heartbeat.py).
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10)
+WORKER_HEARTBEAT_TTL = 3 * WORKER_HEARTBEAT_INTERVAL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
