@@ -47,7 +47,10 @@ def redis_client(url: str, *, timeout: float) -> redis.Redis:
         client = _clients.get(url)
         if client is None:
             client = redis.Redis.from_url(
-                url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=None,
+                url,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+                retry=None,
                 health_check_interval=30,
             )
             _clients[url] = client
@@ -114,8 +117,11 @@ def on_worker_ready(sender, **_: object) -> None:
     global _thread
     queues = [queue.name for queue in sender.task_consumer.queues]
     _thread = HeartbeatThread(
-        url=settings.REDIS_URL, node=sender.hostname, queues=queues,
-        interval=settings.WORKER_HEARTBEAT_INTERVAL, ttl=settings.WORKER_HEARTBEAT_TTL,
+        url=settings.REDIS_URL,
+        node=sender.hostname,
+        queues=queues,
+        interval=settings.WORKER_HEARTBEAT_INTERVAL,
+        ttl=settings.WORKER_HEARTBEAT_TTL,
     )
     # The first heartbeat is written before the worker reports itself ready to anyone watching.
     try:
