@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from project.devservices_env import environ_with_dev_services
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -42,12 +44,29 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# --- Local development: the services of a running `make run` -----------------------------------
+# While `make run` runs, commands started beside it (`manage.py changepassword admin`, ...) take
+# DATABASE_URL, REDIS_URL and DJANGO_DEBUG from the launcher's var/devservices.env, for whichever
+# of them the environment does not set (project/devservices_env.py says when the file counts).
+# Put into os.environ so processes these commands start see the same services.
+os.environ.update(environ_with_dev_services(os.environ))
+
+# --- Debug mode and the secret key ---------------------------------------------------------------
+# DEBUG is off unless asked for: a deployment that forgets DJANGO_DEBUG must not show debug pages
+# (they print DATABASE_URL and REDIS_URL with their credentials) nor run on a known key. `make run`
+# and the test session ask for it (project/devservices.py, tests/support/session_env.py); the
+# Procfile never does.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (the default): set it to 50+ "
+            "random characters in production, or DJANGO_DEBUG=true for local development (`make run`, "
+            "and commands run while it runs, have it set for them)."
+        )
+    # Only ever with DEBUG asked for explicitly: a development key is never used by default.
     SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
