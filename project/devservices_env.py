@@ -10,7 +10,9 @@ waiting 30 s for one on 5432 (or quietly using another one that happens to answe
 A file left behind by a `make run` that was killed is ignored: it is only used while the launcher
 that wrote it is alive and both of its services answer (the embedded servers run in sessions of
 their own, so they may outlive a launcher killed with SIGKILL, and servers found on the usual local
-ports outlive it anyway: neither alone proves a `make run` is up). Like ``devservices``, this module must not import Django.
+ports outlive it anyway: neither alone proves a `make run` is up).
+
+Like ``devservices``, this module must not import Django.
 """
 
 from __future__ import annotations
