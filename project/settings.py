@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A statement timeout outside DRF's views is a 503 in the API's error shape, not a 500.
+    "api.exceptions.StatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -143,6 +145,23 @@ DATABASES["default"]["OPTIONS"] = {
 } if env_bool("DATABASE_POOL", True) else {}
 DATABASES["default"]["OPTIONS"].update(_DATABASE_URL_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Statement timeouts -------------------------------------------------------------------------
+# A web request's SQL statement may run this long; past it PostgreSQL cancels it and the request is
+# answered 503 with Retry-After (api/exceptions.py), so a few expensive list requests cannot hold
+# the whole connection pool. Only the web process gets it: project/asgi.py (its one entry point)
+# sets WEB_PROCESS_ROLE before settings load. Workers, beat and management commands (imports,
+# migrations) are not web requests and keep PostgreSQL's own limit (none) or their own below.
+# Set as a libpq startup option, so it costs no round trip per request. 0 turns it off.
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
+# Delete-all is one statement over the whole catalogue, run in a web request by staff only: it
+# gets a limit of its own (importer/bulk_delete.py), long enough for millions of products.
+BULK_DELETE_STATEMENT_TIMEOUT_MS = env_int("BULK_DELETE_STATEMENT_TIMEOUT_MS", 600_000)
+if os.environ.get("WEB_PROCESS_ROLE") == "web" and DATABASE_STATEMENT_TIMEOUT_MS > 0:
+    _libpq_options = DATABASES["default"]["OPTIONS"].get("options", "")
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"{_libpq_options} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}".strip()
+    )
 
 # --- Redis / Celery -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
