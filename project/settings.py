@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_eventstream",
+    "csp",
     "project",
     "catalog",
     "importer",
@@ -107,6 +108,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A statement timeout outside DRF's views is a 503 in the API's error shape, not a 500.
     "api.exceptions.StatementTimeoutMiddleware",
+    # Content-Security-Policy and Permissions-Policy (project/security_headers.py).
+    "project.security_headers.PathScopedCSPMiddleware",
+    "project.security_headers.PermissionsPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -116,7 +120,9 @@ ASGI_APPLICATION = "project.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Searched before the apps' templates: overrides of third-party pages (the browsable API's
+        # page without inline script, project/templates/rest_framework/api.html).
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -400,3 +406,37 @@ REST_FRAMEWORK["NUM_PROXIES"] = env_int("THROTTLE_NUM_PROXIES", 0)
 # Each unfinished resumable upload can hold up to UPLOAD_MAX_SIZE bytes on disk until it finishes
 # or expires; a user starting more than this many at once gets 429 on POST /api/uploads/.
 UPLOAD_MAX_ACTIVE_PER_USER = env_int("UPLOAD_MAX_ACTIVE_PER_USER", 10)
+
+# --- Browser security headers (project/security_headers.py) ------------------------------------
+# Scripts, styles, images, fonts and connections (fetch, EventSource, tus) from this origin only;
+# no inline script or style, no plugins, no framing. The favicon is a data: image.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # 'report-sample': a violation report quotes the start of what was refused.
+        "script-src": ["'self'", "'report-sample'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# What third-party pages need on top, on their own paths only (see project/security_headers.py).
+CSP_PATH_RELAXATIONS = [
+    # The browsable API and Swagger UI at /api/docs/.
+    ("/api/", {"style-src": ["'unsafe-inline'"]}),
+    ("/api-auth/", {"style-src": ["'unsafe-inline'"]}),
+    ("/admin/", {"style-src": ["'unsafe-inline'"]}),
+]
+# Browser features no page of this service uses, denied to it and anything it could embed.
+PERMISSIONS_POLICY_DENIED = [
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+    "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture",
+    "publickey-credentials-get", "screen-wake-lock", "usb", "xr-spatial-tracking",
+]
+# Django's default, made explicit: other sites see no paths or queries of this one.
+SECURE_REFERRER_POLICY = "same-origin"
