@@ -28,6 +28,8 @@ from django.test import Client
 client = Client(HTTP_HOST="example.com")
 https = client.get("/api/auth/csrf/", secure=True)
 plain = client.get("/api/auth/csrf/")
+# Outside the paths with relaxations (project/security_headers.py): the strict policy.
+strict = client.get("/healthz", secure=True)
 cookie = https.cookies["csrftoken"]
 print(json.dumps({
     "https_status": https.status_code,
@@ -41,7 +43,7 @@ print(json.dumps({
     "session_cookie_httponly": settings.SESSION_COOKIE_HTTPONLY,
     "nosniff": https.headers.get("X-Content-Type-Options"),
     "frame_options": https.headers.get("X-Frame-Options"),
-    "csp": https.headers.get("Content-Security-Policy"),
+    "csp": strict.headers.get("Content-Security-Policy"),
     "permissions_policy": https.headers.get("Permissions-Policy"),
     "referrer_policy": https.headers.get("Referrer-Policy"),
 }))
