@@ -54,14 +54,32 @@ def _csv_text(writer, batch: list[tuple[int, int, str, str]]) -> str:
     )
 
 
+def _not_stored_text(writer, job_id: int) -> str:
+    # Read at the end, so a job still running is described as it is once its rows were sent.
+    omitted = selectors.import_job_errors_not_stored(job_id=job_id)
+    if not omitted:
+        return ""
+    return writer.writerow(
+        (
+            "",
+            "",
+            f"… and {omitted:,} more skipped {'row' if omitted == 1 else 'rows'}, counted but not "
+            f"listed: a job stores its first {settings.IMPORT_MAX_STORED_ERRORS:,} row errors "
+            "(IMPORT_MAX_STORED_ERRORS).",
+        )
+    )
+
+
 def errors_csv_lines(job: ImportJob) -> Iterator[str]:
-    """The job's errors CSV in pieces: the header, then (line, sku, reason) rows by batch."""
+    """The job's errors CSV in pieces: the header, then (line, sku, reason) rows by batch, then,
+    if the job skipped more rows than it stored, a last row without a line that says how many."""
     writer = csv.writer(_Echo())
     yield writer.writerow(ERRORS_CSV_HEADER)
     after = None
     while batch := selectors.import_job_row_errors_batch(job=job, after=after, limit=ERRORS_BATCH_SIZE):
         yield _csv_text(writer, batch)
         after = (batch[-1][1], batch[-1][0])
+    yield _not_stored_text(writer, job.pk)
 
 
 async def errors_csv_lines_async(job: ImportJob) -> AsyncIterator[str]:
@@ -73,6 +91,7 @@ async def errors_csv_lines_async(job: ImportJob) -> AsyncIterator[str]:
     while batch := await fetch(job=job, after=after, limit=ERRORS_BATCH_SIZE):
         yield _csv_text(writer, batch)
         after = (batch[-1][1], batch[-1][0])
+    yield await sync_to_async(_not_stored_text)(writer, job.pk)
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -208,8 +227,10 @@ class ImportJobViewSet(
     @extend_schema(
         responses={(200, "text/csv"): OpenApiTypes.STR},
         description=(
-            "Every skipped row as CSV (line, sku, reason), streamed. Cells that a spreadsheet "
-            "would run as a formula start with an apostrophe."
+            "Every stored skipped row as CSV (line, sku, reason), streamed. Cells that a "
+            "spreadsheet would run as a formula start with an apostrophe. A job stores its first "
+            "IMPORT_MAX_STORED_ERRORS row errors; if it skipped more, a last row with an empty "
+            "line says how many more there were."
         ),
     )
     @action(

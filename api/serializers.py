@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, get_user_model
 from rest_framework import serializers
 
-from catalog.models import NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product
+from catalog.models import NAME_MAX_LENGTH, SKU_MAX_LENGTH, Product, description_max_length
 from catalog.selectors import product_sku_taken
 from catalog.services import duplicate_sku_message
 from importer.pipeline import FileRejected, resolve_encoding
@@ -65,7 +65,13 @@ class ProductSerializer(serializers.ModelSerializer):
 
     sku = serializers.CharField(max_length=SKU_MAX_LENGTH)
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        default="",
+        help_text="At most PRODUCT_DESCRIPTION_MAX_LENGTH characters (20,000 unless configured).",
+    )
 
     class Meta:
         model = Product
@@ -87,6 +93,17 @@ class ProductSerializer(serializers.ModelSerializer):
             "created_at": as_datetime(instance.created_at),
             "updated_at": as_datetime(instance.updated_at),
         }
+
+    def validate_description(self, value: str) -> str:
+        # The setting is read per request (not frozen into a max_length at import time), so the
+        # API, the import and the database's check constraint always agree on one number.
+        limit = description_max_length()
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit:,} characters (it has {len(value):,}).",
+                code="max_length",
+            )
+        return value
 
     def validate_sku(self, value: str) -> str:
         # The service catches the unique index's violation too; this check gives the same

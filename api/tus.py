@@ -222,7 +222,7 @@ class UploadCreateView(TusView):
         responses={
             201: OpenApiResponse(description="Created; Location is the upload's URL."),
             413: OpenApiResponse(description="Upload-Length is above UPLOAD_MAX_SIZE."),
-            429: OpenApiResponse(description="UPLOAD_MAX_ACTIVE_PER_USER unfinished uploads already."),
+            429: OpenApiResponse(description="UPLOAD_MAX_ACTIVE_PER_USER uploads not imported yet, already."),
         },
     )
     def post(self, request: Request) -> Response:

@@ -1,11 +1,19 @@
 """The product catalogue."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower, Now
 
 SKU_MAX_LENGTH = 255
 NAME_MAX_LENGTH = 255
+
+
+def description_max_length() -> int:
+    """The longest description allowed, in characters (a setting; see catalog/constraints.py)."""
+    return settings.PRODUCT_DESCRIPTION_MAX_LENGTH
+
+
 # Products are counted per block of this many consecutive ids (see ProductCountBlock).
 COUNT_BLOCK_SIZE = 10_000
 

@@ -16,7 +16,9 @@ class ImportJob(models.Model):
     Progress fields are written in the same transaction as the chunk of products they describe,
     so the job always accounts exactly for what is in the catalogue. ``resume_offset`` and
     ``resume_line`` mark where the next chunk starts in the file. The row counts are defined in
-    ``importer.pipeline.results``; ``skipped_rows`` is also the number of ``ImportRowError`` rows.
+    ``importer.pipeline.results``. Every skipped row is counted in ``skipped_rows``; the first
+    ``IMPORT_MAX_STORED_ERRORS`` of them are stored as ``ImportRowError`` rows, and
+    ``stored_errors`` says how many were.
     """
 
     owner = models.ForeignKey(
@@ -28,6 +30,10 @@ class ImportJob(models.Model):
         help_text="Who started the import (only they and staff see it); empty for a job created by code.",
     )
     file = models.FileField(upload_to="imports/%Y/%m/%d/", max_length=500, blank=True)
+    file_deleted_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the file was deleted after IMPORT_FILE_RETENTION_DAYS (the job and its counts stay).",
+    )
     filename = models.CharField(max_length=255, help_text="The file's original name (metadata only).")
     size_bytes = models.BigIntegerField(default=0)
     encoding = models.CharField(max_length=40, default="utf-8")
@@ -49,6 +55,9 @@ class ImportJob(models.Model):
     unchanged_rows = models.BigIntegerField(default=0)
     superseded_rows = models.BigIntegerField(default=0)
     skipped_rows = models.BigIntegerField(default=0)
+    stored_errors = models.BigIntegerField(
+        default=0, help_text="How many of the skipped rows are stored as ImportRowError rows (the errors CSV)."
+    )
     errors = models.JSONField(
         default=list, blank=True, help_text="The first row errors: [{line, sku, reason}, ...]."
     )

@@ -9,6 +9,7 @@ into the pipeline's resume point.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -42,6 +43,11 @@ class JobProgressRecorder(ImportObserver):
         job.created_rows, job.updated_rows = progress.created, progress.updated
         job.unchanged_rows, job.superseded_rows = progress.unchanged, progress.superseded
         job.skipped_rows = progress.skipped
+        # Each error is counted; only the first IMPORT_MAX_STORED_ERRORS of a job are stored.
+        # Errors are stored in the chunk's own transaction, so after a crash the job's count of
+        # stored ones is still exact and a resumed run continues from it.
+        errors = errors[: max(0, settings.IMPORT_MAX_STORED_ERRORS - job.stored_errors)]
+        job.stored_errors += len(errors)
         job.errors = [error.as_dict() for error in progress.first_errors]
         job.resume_offset, job.resume_line = progress.offset, progress.line
         job.heartbeat_at = timezone.now()
@@ -54,7 +60,7 @@ class JobProgressRecorder(ImportObserver):
         self._save(
             [
                 "total_rows", "processed_rows", "progress", "created_rows", "updated_rows",
-                "unchanged_rows", "superseded_rows", "skipped_rows", "errors", "resume_offset",
+                "unchanged_rows", "superseded_rows", "skipped_rows", "stored_errors", "errors", "resume_offset",
                 "resume_line", "heartbeat_at", "message",
             ]
         )

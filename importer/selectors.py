@@ -35,3 +35,9 @@ def import_job_row_errors_batch(
         # edge; with only the OR it would rescan every earlier row for each batch.
         errors = errors.filter(line__gte=line).filter(Q(line__gt=line) | Q(pk__gt=pk))
     return list(errors.order_by("line", "id").values_list("id", "line", "sku", "reason")[:limit])
+
+
+def import_job_errors_not_stored(*, job_id: int) -> int:
+    """How many of the job's skipped rows were counted but not stored (past IMPORT_MAX_STORED_ERRORS)."""
+    counts = ImportJob.objects.filter(pk=job_id).values_list("skipped_rows", "stored_errors").first()
+    return max(0, counts[0] - counts[1]) if counts else 0

@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from importer import services
 from importer.queue import RUN_IMPORT_TASK
+from importer.retention import import_files_delete_expired
 from importer.uploads import uploads_expire_stale
 
 logger = logging.getLogger(__name__)
@@ -53,3 +54,10 @@ def reap_stale_jobs() -> list[int]:
 def expire_stale_uploads() -> int:
     """Delete resumable uploads nobody finished or imported within UPLOAD_EXPIRY_HOURS."""
     return uploads_expire_stale()
+
+
+@shared_task(name="importer.delete_old_files", ignore_result=True)
+def delete_old_files() -> dict[str, int]:
+    """Delete import files and completed uploads older than IMPORT_FILE_RETENTION_DAYS."""
+    result = import_files_delete_expired()
+    return {"job_files": result.job_files, "uploads": result.uploads}

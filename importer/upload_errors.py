@@ -32,7 +32,7 @@ class UploadInvalid(UploadError):
 
 
 class UploadLimitReached(UploadError):
-    """The user already has ``UPLOAD_MAX_ACTIVE_PER_USER`` unfinished uploads."""
+    """The user already has ``UPLOAD_MAX_ACTIVE_PER_USER`` uploads that no import has taken over."""
 
 
 class UploadUnavailable(UploadError):

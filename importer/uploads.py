@@ -29,7 +29,7 @@ from typing import IO, NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from importer.models import Upload, UploadPart
@@ -106,23 +106,28 @@ def upload_create(*, owner, length: int, filename: str = "", encoding: str = "")
 
 
 def _refuse_if_too_many_unfinished(owner) -> None:
-    """Cap a user's unfinished uploads.
+    """Cap a user's uploads that hold files no import has taken over.
 
-    Each unfinished upload may hold up to UPLOAD_MAX_SIZE bytes of parts until it completes or
-    expires, so without a cap one account could fill the disk by starting uploads it never ends.
-    Locking the owner's row makes concurrent creations by one user count one after another, so
-    they cannot all slip under the cap together. Expired ones do not count: they are dead.
+    Each such upload may hold up to UPLOAD_MAX_SIZE bytes until an import takes it or it expires:
+    unfinished ones their parts, finished ones their assembled file. Without a cap one account
+    could fill the disk by starting uploads it never ends, or by finishing uploads it never
+    imports. Locking the owner's row makes concurrent creations by one user count one after
+    another, so they cannot all slip under the cap together. Expired ones do not count: they are
+    dead, and the beat process deletes them.
     """
     limit = settings.UPLOAD_MAX_ACTIVE_PER_USER
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
-    unfinished = Upload.objects.filter(
-        owner=owner, completed_at__isnull=True, expires_at__gt=timezone.now()
-    ).count()
-    if unfinished >= limit:
+    held = Upload.objects.filter(owner=owner, consumed_at__isnull=True, expires_at__gt=timezone.now())
+    counts = held.aggregate(
+        unfinished=models.Count("pk", filter=models.Q(completed_at__isnull=True)),
+        finished=models.Count("pk", filter=models.Q(completed_at__isnull=False)),
+    )
+    if counts["unfinished"] + counts["finished"] >= limit:
         raise UploadLimitReached(
-            f"You already have {unfinished} unfinished uploads (at most {limit} at a time). Finish "
-            f"one, or cancel one you no longer need (DELETE its URL), then start this upload; an "
-            f"unfinished upload also expires {settings.UPLOAD_EXPIRY_HOURS} hours after its last part."
+            f"You already have {counts['unfinished']} unfinished and {counts['finished']} finished but "
+            f"not imported uploads (at most {limit} at a time). Import one, or cancel one you no "
+            f"longer need (DELETE its URL), then start this upload; an upload also expires "
+            f"{settings.UPLOAD_EXPIRY_HOURS} hours after its last part."
         )
 
 
@@ -240,10 +245,12 @@ def upload_terminate(*, upload: Upload) -> None:
         locked = Upload.objects.select_for_update().filter(pk=upload.pk).first()
         if locked is None:
             return
-        _forget(locked)
+        upload_forget(locked)
 
 
-def _forget(upload: Upload) -> None:
+def upload_forget(upload: Upload) -> None:
+    """Delete ``upload``'s row (locked by the caller) and, once that commits, its stored parts and
+    its assembled file unless an import took the file over."""
     names = list(upload.parts.values_list("name", flat=True))
     if upload.stored_name and not upload.consumed_at:
         names.append(upload.stored_name)
@@ -270,7 +277,7 @@ def uploads_expire_stale(*, now: datetime | None = None) -> int:
             )
             if upload is None:
                 continue
-            _forget(upload)
+            upload_forget(upload)
             expired += 1
     if expired:
         logger.info("Expired %s stale uploads.", expired)

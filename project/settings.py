@@ -211,7 +211,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "importer.expire_stale_uploads",
         "schedule": float(env_int("UPLOAD_EXPIRY_INTERVAL", 3600)),
     },
+    # Import files and completed uploads older than IMPORT_FILE_RETENTION_DAYS (importer/retention.py).
+    "importer-delete-old-files": {
+        "task": "importer.delete_old_files",
+        "schedule": float(env_int("IMPORT_RETENTION_INTERVAL", 3600)),
+    },
 }
+
+# --- Catalogue --------------------------------------------------------------------------------
+# The longest product description, in characters: the API answers 400 past it, the import skips
+# the row with a row error, and a check constraint holds the database to it (kept in step by
+# `migrate`, catalog/constraints.py). A list page of 1000 products stays a few tens of MB at most.
+PRODUCT_DESCRIPTION_MAX_LENGTH = env_int("PRODUCT_DESCRIPTION_MAX_LENGTH", 20_000)
 
 # --- Files ------------------------------------------------------------------------------------
 # Uploaded CSVs live outside any served directory; only the API hands them out, to their owner.
@@ -242,6 +253,13 @@ IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 5)
 # A file posted straight to /api/imports/ may be at most this big; larger ones must use the
 # resumable upload at /api/uploads/ (daphne buffers a whole request body in memory).
 IMPORT_MAX_DIRECT_UPLOAD_BYTES = env_int("IMPORT_MAX_DIRECT_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Every skipped row is counted; only this many are stored per job (ImportRowError rows), so a
+# file of millions of bad rows cannot grow the database by many times its own size. The errors
+# CSV and the UI say how many more there were.
+IMPORT_MAX_STORED_ERRORS = env_int("IMPORT_MAX_STORED_ERRORS", 10_000)
+# Import files and completed uploads are deleted this many days after their job or upload
+# finished (the beat process; the job and its counts stay). 0 keeps them forever.
+IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 7)
 # Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that
 # JSON from the worker and does not know the API's URLs.
 IMPORT_JOB_LINKS = "api.links.import_job_links"

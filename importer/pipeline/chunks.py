@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zlib import crc32
 
+from catalog.models import description_max_length
 from importer.pipeline.header import CsvLayout
 from importer.pipeline.records import RecordReader
 from importer.pipeline.results import RowError
@@ -65,8 +66,9 @@ def chunks_of(
     chunk = Chunk()
     count = 0
     span_end = records.offset + MAX_CHUNK_SPAN_BYTES
+    description_limit = description_max_length()
     for record in records:
-        row = validate_record(record, layout)
+        row = validate_record(record, layout, description_limit)
         if row is not None:  # None: a blank line, which is no record to count
             if type(row) is RowError:
                 chunk.errors.append(row)

@@ -17,8 +17,11 @@ from importer.pipeline.results import RowError
 Row = tuple[int, str, str, str]
 
 
-def validate_record(record: Record, layout: CsvLayout) -> Row | RowError | None:
-    """The row ``record`` stands for, the reason it must be skipped, or None if it is blank."""
+def validate_record(record: Record, layout: CsvLayout, description_limit: int) -> Row | RowError | None:
+    """The row ``record`` stands for, the reason it must be skipped, or None if it is blank.
+
+    ``description_limit`` is ``catalog.models.description_max_length()``, read once per import.
+    """
     fields, line, last_line, problem, damage = record
     if problem is not None:
         return RowError(line, _sku_of(fields, layout), problem)
@@ -47,6 +50,8 @@ def validate_record(record: Record, layout: CsvLayout) -> Row | RowError | None:
         reason = f"SKU is longer than {SKU_MAX_LENGTH} characters ({len(sku)})"
     elif len(name) > NAME_MAX_LENGTH:
         reason = f"name is longer than {NAME_MAX_LENGTH} characters ({len(name)})"
+    elif len(description) > description_limit:
+        reason = f"description is longer than {description_limit:,} characters ({len(description):,})"
     else:
         return line, sku, name, description
     return RowError(line, sku[:SKU_MAX_LENGTH], reason)

@@ -25,7 +25,9 @@ def rows_of(response) -> list[list[str]]:
 
 
 def job_with_errors(owner, errors: list[tuple[int, str, str]]) -> ImportJob:
-    job = ImportJob.objects.create(owner=owner, filename="x.csv", skipped_rows=len(errors))
+    job = ImportJob.objects.create(
+        owner=owner, filename="x.csv", skipped_rows=len(errors), stored_errors=len(errors)
+    )
     ImportRowError.objects.bulk_create(
         ImportRowError(job=job, line=line, sku=sku, reason=reason) for line, sku, reason in errors
     )

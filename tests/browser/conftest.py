@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 # Small chunks: a file of a few thousand rows takes a dozen or more committed chunks, so the
 # progress bar visibly moves through intermediate values.
+IMPORT_MAX_STORED_ERRORS = 150
 IMPORT_CHUNK_SIZE = "200"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 PASSWORD = "wonderland-42"
@@ -75,6 +76,8 @@ def services(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[s
     media = str(tmp_path_factory.mktemp("browser-media"))
     env = {
         "IMPORT_CHUNK_SIZE": IMPORT_CHUNK_SIZE,
+        # Small, so a test file can pass it (tests/browser/test_imports.py); others stay below.
+        "IMPORT_MAX_STORED_ERRORS": str(IMPORT_MAX_STORED_ERRORS),
         "MEDIA_ROOT": media,
         "CELERY_TASK_DEFAULT_QUEUE": f"{settings.CELERY_TASK_DEFAULT_QUEUE}-browser",
     }

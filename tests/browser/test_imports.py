@@ -3,6 +3,8 @@ cancelling, and coming back to a running import."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from playwright.sync_api import Page, expect
 from catalog.models import Product
 from importer.models import ImportJob
 from tests.benchmarks.csvgen import generate_products_csv
+from tests.browser.conftest import IMPORT_MAX_STORED_ERRORS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.e2e]
 
@@ -151,6 +154,27 @@ def test_a_file_with_bad_rows_shows_them_and_offers_all_as_csv(staff_page: Page,
     assert lines[0] == "line,sku,reason"
     assert len(lines) == 4
     assert Product.objects.count() == 40
+
+
+def test_more_bad_rows_than_are_stored_says_the_list_is_cut(staff_page: Page, csv_dir):
+    path = csv_dir / "many-bad-rows.csv"
+    cap = IMPORT_MAX_STORED_ERRORS
+    path.write_text("sku,name\n" + "".join(f"BAD-{i},\n" for i in range(cap + 50)) + "OK-1,Fine\n")
+    page = staff_page
+    open_imports(page)
+    page.get_by_label("Choose a file…").set_input_files(path)
+    card = page.locator("import-progress")
+    expect(card.locator(".badge")).to_have_text("Completed", timeout=60_000)
+    errors = card.get_by_role("region", name="200 rows were skipped")
+    expect(errors).to_contain_text(
+        "The list is cut: only the first 150 row errors are kept, and 50 more were counted but not stored."
+    )
+    link = errors.get_by_role("link", name="Download the first 150 row errors (CSV)")
+    with page.expect_download() as download_info:
+        link.click()
+    rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
+    assert len(rows) == 1 + cap + 1
+    assert rows[-1][:2] == ["", ""] and rows[-1][2].startswith("… and 50 more skipped rows, counted but not listed")
 
 
 def test_a_failed_import_says_why_and_retry_sends_the_file_again(staff_page: Page, headerless_csv):

@@ -28,6 +28,13 @@ function shorten(value, max = 40) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+function downloadLabel(job, more) {
+  if (job.stored_errors !== undefined && job.stored_errors < job.skipped) {
+    return `the first ${formatNumber(job.stored_errors)} row errors`;
+  }
+  return more ? `all ${formatNumber(job.skipped)} row errors` : "the row errors";
+}
+
 export function statusBadge(status) {
   return html`<span class="badge badge-${status}">${STATUS_LABELS[status] || status}</span>`;
 }
@@ -192,6 +199,8 @@ class ImportProgress extends HTMLElement {
       return;
     }
     const more = job.skipped > errors.length;
+    // A server from before stored_errors existed stored every error.
+    const notStored = job.stored_errors === undefined ? 0 : job.skipped - job.stored_errors;
     render(this.refs.errors, html`<section class="row-errors" aria-labelledby="row-errors-${job.id}">
         <h3 id="row-errors-${job.id}">${formatNumber(job.skipped)} ${job.skipped === 1 ? "row was" : "rows were"} skipped</h3>
         <div class="table-wrap">
@@ -203,7 +212,10 @@ class ImportProgress extends HTMLElement {
           </table>
         </div>
         ${job.errors_url && html`<p><a href="${job.errors_url}" download="import-${job.id}-errors.csv">
-          Download ${more ? `all ${formatNumber(job.skipped)} row errors` : "the row errors"} (CSV)</a></p>`}
+          Download ${downloadLabel(job, more)} (CSV)</a></p>`}
+        ${notStored > 0 && html`<p class="row-errors-cut">The list is cut: only the first
+          ${formatNumber(job.stored_errors)} row errors are kept, and ${formatNumber(notStored)} more
+          ${notStored === 1 ? "was" : "were"} counted but not stored.</p>`}
       </section>`);
   }
 

@@ -1,0 +1,102 @@
+"""Retention: import files and completed uploads are deleted ``IMPORT_FILE_RETENTION_DAYS`` after
+they were last needed; the jobs, their counts and their stored row errors stay.
+
+Without it every imported file stayed on disk for ever, so one user could fill it at the upload
+rate. Only finished jobs lose their file (an active one still reads it; a finished one is never
+run again). Each job is handled under its row lock with SKIP LOCKED, and its file is deleted only
+after the transaction that records the deletion commits, so a crash leaves at worst a file that
+the next run deletes, never a job that points at nothing without saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from importer.models import ImportJob, Upload
+from importer.states import FINISHED_STATUSES
+from importer.uploads import upload_forget
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """What one run deleted."""
+
+    job_files: int = 0
+    uploads: int = 0
+
+
+def retention_cutoff(*, now: datetime | None = None) -> datetime | None:
+    """Files last needed before this moment are deleted; None when retention is off (0 days)."""
+    days = settings.IMPORT_FILE_RETENTION_DAYS
+    if days <= 0:
+        return None
+    return (now or timezone.now()) - timedelta(days=days)
+
+
+def import_files_delete_expired(*, now: datetime | None = None) -> RetentionResult:
+    """Delete the files of jobs finished before the cutoff, and uploads completed before it."""
+    now = now or timezone.now()
+    cutoff = retention_cutoff(now=now)
+    if cutoff is None:
+        return RetentionResult()
+    result = RetentionResult(job_files=_delete_job_files(cutoff, now), uploads=_delete_uploads(cutoff))
+    if result.job_files or result.uploads:
+        logger.info(
+            "Retention: deleted the files of %s finished imports and %s completed uploads.",
+            result.job_files,
+            result.uploads,
+        )
+    return result
+
+
+def _expired_jobs(cutoff: datetime):
+    return ImportJob.objects.filter(status__in=FINISHED_STATUSES, finished_at__lte=cutoff).exclude(file="")
+
+
+def _delete_job_files(cutoff: datetime, now: datetime) -> int:
+    deleted = 0
+    for pk in _expired_jobs(cutoff).values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            job = _expired_jobs(cutoff).select_for_update(skip_locked=True).filter(pk=pk).first()
+            if job is None:
+                continue
+            name, storage = job.file.name, job.file.storage
+            ImportJob.objects.filter(pk=job.pk).update(file="", file_deleted_at=now)
+            transaction.on_commit(lambda name=name, storage=storage: _delete_quietly(storage, name))
+            deleted += 1
+    return deleted
+
+
+def _delete_uploads(cutoff: datetime) -> int:
+    """Completed uploads: unconsumed ones lose their file, consumed ones only their row (the
+    file belongs to the job). Unfinished ones are left to ``uploads_expire_stale``."""
+    deleted = 0
+    for pk in Upload.objects.filter(completed_at__lte=cutoff).values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            upload = (
+                Upload.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, completed_at__lte=cutoff)
+                .first()
+            )
+            if upload is None:
+                continue
+            upload_forget(upload)
+            deleted += 1
+    return deleted
+
+
+def _delete_quietly(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError:
+        # Logged, not raised: the job already says its file is gone, and a file left behind only
+        # costs space; an operator sees the warning.
+        logger.warning("Could not delete the import file %s", name, exc_info=True)
