@@ -23,6 +23,8 @@ run: install
 	@$(PY) -m project.devservices -- $(MAKE) --no-print-directory serve
 
 ## What `run` does once PostgreSQL and Redis are reachable (DATABASE_URL/REDIS_URL as configured)
+# Local development: debug mode unless the environment (or .env, read by `run`) says otherwise.
+serve: export DJANGO_DEBUG ?= true
 serve: install
 	@mkdir -p var
 	$(PY) manage.py ensure_database
@@ -30,7 +32,12 @@ serve: install
 	@$(PY) manage.py ensure_admin --url "http://127.0.0.1:$${PORT:-8000}/"
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "Starting $(PROCESSES) on http://127.0.0.1:$${PORT:-8000}/ (Ctrl-C stops everything)"
-	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT="$${PORT:-8000}" exec $(VENV)/bin/honcho start --env /dev/null $(PROCESSES)
+	@# Ctrl-C (or SIGTERM) is how this ends: honcho then exits 130 (or 143), which make would
+	@# report as "*** [serve] Error 143". This shell waits for honcho (the trap keeps a SIGTERM from
+	@# make from killing it first) and turns a stop on request into success.
+	@trap : INT TERM; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT="$${PORT:-8000}" \
+		$(VENV)/bin/honcho start --env /dev/null $(PROCESSES); status=$$?; \
+		if [ $$status -eq 130 ] || [ $$status -eq 143 ]; then exit 0; fi; exit $$status
 
 ## Create .venv, install, and run the whole test suite (what CI runs)
 test: install

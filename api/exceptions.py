@@ -14,7 +14,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import OperationalError
+from django.http import Http404, JsonResponse
+from psycopg.errors import QueryCanceled
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -93,6 +95,46 @@ def _request_limit_error(exc: Exception) -> exceptions.APIException | None:
         )
     return None
 
+# --- The web statement timeout (DATABASE_STATEMENT_TIMEOUT_MS) -----------------------------------
+# Seconds a client is asked to wait before trying again after a statement timeout.
+STATEMENT_TIMEOUT_RETRY_AFTER = 5
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL cancelling a statement (statement_timeout, SQLSTATE 57014)."""
+    return isinstance(exc, OperationalError) and isinstance(exc.__cause__, QueryCanceled)
+
+
+def statement_timeout_body() -> dict[str, str]:
+    return {
+        "detail": "The database took too long to answer this request, so it was stopped. Try again "
+        "in a few seconds; if it keeps happening, ask for less (a smaller page, a narrower search).",
+        "code": "database_timeout",
+    }
+
+
+def statement_timeout_headers() -> dict[str, str]:
+    return {"Retry-After": str(STATEMENT_TIMEOUT_RETRY_AFTER)}
+
+
+class StatementTimeoutMiddleware:
+    """Answers a statement timeout in a view that is not DRF's (admin, front end) as the API's 503.
+
+    DRF views get the same answer from ``api_exception_handler``; this covers the rest, which
+    would otherwise be a 500 for something that is neither a bug nor the client's fault.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_statement_timeout(exception):
+            return None
+        return JsonResponse(statement_timeout_body(), status=503, headers=statement_timeout_headers())
+
 
 def _first_message(errors: Any) -> str | None:
     if isinstance(errors, dict):
@@ -135,6 +177,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         if hasattr(exc, "error_dict"):
             return _validation_response(exc.message_dict)
         return _validation_response(exc.messages)
+
+    if is_statement_timeout(exc):
+        set_rollback()
+        return Response(statement_timeout_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers=statement_timeout_headers())
 
     mapped = _domain_error(exc)
     if mapped is not None:

@@ -7,7 +7,8 @@ catalog, never back).
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from catalog.services import products_delete_all
 from importer.locks import lock_catalog_for_write
@@ -29,6 +30,11 @@ def products_bulk_delete() -> int:
     Refusing instead of waiting for running imports keeps the outcome predictable: deleting
     "everything" while rows are still arriving would leave an arbitrary part of the file behind.
     """
+    # One statement over the whole catalogue: it would outlast the web statement timeout at a
+    # few hundred thousand products. SET LOCAL ends with this transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                       [str(settings.BULK_DELETE_STATEMENT_TIMEOUT_MS)])
     lock_catalog_for_write()
     active = (
         ImportJob.objects.filter(status__in=ACTIVE_STATUSES)

@@ -7,6 +7,9 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# This is the web process: its database connections get the web statement timeout
+# (DATABASE_STATEMENT_TIMEOUT_MS in project/settings.py); workers and commands never load this module.
+os.environ["WEB_PROCESS_ROLE"] = "web"
 
 
 class SyncChainASGIHandler(ASGIHandler):

@@ -14,7 +14,9 @@ For each service it decides, in this order:
 
 ``DEV_SERVICES=embedded`` skips step 2 and ``DEV_SERVICES=external`` never starts anything.
 
-It then runs the command with ``DATABASE_URL``, ``REDIS_URL`` and ``PORT`` exported, keeps the
+It then runs the command with ``DATABASE_URL``, ``REDIS_URL``, ``PORT`` and ``DJANGO_DEBUG=true``
+(unless set) exported, writes them to ``<DEV_DATA_DIR>/devservices.env`` for commands run beside
+it (``project/devservices_env.py``), keeps the
 embedded servers up for as long as the command runs and stops them when it ends. The servers run
 in sessions of their own so a Ctrl-C in the terminal reaches the web and worker processes first,
 which can then finish their database work before the database goes away.
@@ -39,6 +41,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+from project.devservices_env import env_file_path, env_file_write
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROBE_HOST = "127.0.0.1"
@@ -296,6 +300,7 @@ def run_with_services(*, command: list[str], environ: MutableMapping[str, str]) 
     database, redis = services_choose(environ=environ)
     data_dir = Path(environ.get("DEV_DATA_DIR") or BASE_DIR / "var").resolve()
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    written: list[Path] = []
     try:
         if database.embedded:
             say(f"PostgreSQL: {database.reason}: starting embedded PostgreSQL 16 in {data_dir / 'postgres'}")
@@ -318,6 +323,12 @@ def run_with_services(*, command: list[str], environ: MutableMapping[str, str]) 
             say(f"Redis: {redis.reason}")
             environ["REDIS_URL"] = redis.url
         environ.setdefault("PORT", DEFAULT_PORT)
+        # `make run` is local development: debug mode unless .env or the shell says otherwise
+        # (settings default to DEBUG off, for everything else).
+        environ.setdefault("DJANGO_DEBUG", "true")
+        env_file = env_file_path(environ=environ)
+        env_file_write(path=env_file, values=environ)
+        written.append(env_file)
         if started:
             say(f"DATABASE_URL={environ['DATABASE_URL']}")
             say(f"REDIS_URL={environ['REDIS_URL']}")
@@ -325,6 +336,9 @@ def run_with_services(*, command: list[str], environ: MutableMapping[str, str]) 
                 f"{data_dir} (delete it for a fresh start)")
         return _run_child(command=command, environ=environ)
     finally:
+        # First, so no command started from now on reaches for servers that are going away.
+        for path in written:
+            path.unlink(missing_ok=True)
         for service in reversed(started):
             name = "PostgreSQL" if isinstance(service, EmbeddedPostgres) else "Redis"
             say(f"stopping embedded {name}")

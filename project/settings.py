@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from project.devservices_env import environ_with_dev_services
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -42,12 +44,29 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# --- Local development: the services of a running `make run` -----------------------------------
+# While `make run` runs, commands started beside it (`manage.py changepassword admin`, ...) take
+# DATABASE_URL, REDIS_URL and DJANGO_DEBUG from the launcher's var/devservices.env, for whichever
+# of them the environment does not set (project/devservices_env.py says when the file counts).
+# Put into os.environ so processes these commands start see the same services.
+os.environ.update(environ_with_dev_services(os.environ))
+
+# --- Debug mode and the secret key ---------------------------------------------------------------
+# DEBUG is off unless asked for: a deployment that forgets DJANGO_DEBUG must not show debug pages
+# (they print DATABASE_URL and REDIS_URL with their credentials) nor run on a known key. `make run`
+# and the test session ask for it (project/devservices.py, tests/support/session_env.py); the
+# Procfile never does.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (the default): set it to 50+ "
+            "random characters in production, or DJANGO_DEBUG=true for local development (`make run`, "
+            "and commands run while it runs, have it set for them)."
+        )
+    # Only ever with DEBUG asked for explicitly: a development key is never used by default.
     SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -70,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_eventstream",
+    "csp",
     "project",
     "catalog",
     "importer",
@@ -86,6 +106,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A statement timeout outside DRF's views is a 503 in the API's error shape, not a 500.
+    "api.exceptions.StatementTimeoutMiddleware",
+    # Content-Security-Policy and Permissions-Policy (project/security_headers.py).
+    "project.security_headers.PathScopedCSPMiddleware",
+    "project.security_headers.PermissionsPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -95,7 +120,9 @@ ASGI_APPLICATION = "project.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Searched before the apps' templates: overrides of third-party pages (the browsable API's
+        # page without inline script, project/templates/rest_framework/api.html).
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -125,6 +152,23 @@ DATABASES["default"]["OPTIONS"] = {
 DATABASES["default"]["OPTIONS"].update(_DATABASE_URL_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Statement timeouts -------------------------------------------------------------------------
+# A web request's SQL statement may run this long; past it PostgreSQL cancels it and the request is
+# answered 503 with Retry-After (api/exceptions.py), so a few expensive list requests cannot hold
+# the whole connection pool. Only the web process gets it: project/asgi.py (its one entry point)
+# sets WEB_PROCESS_ROLE before settings load. Workers, beat and management commands (imports,
+# migrations) are not web requests and keep PostgreSQL's own limit (none) or their own below.
+# Set as a libpq startup option, so it costs no round trip per request. 0 turns it off.
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
+# Delete-all is one statement over the whole catalogue, run in a web request by staff only: it
+# gets a limit of its own (importer/bulk_delete.py), long enough for millions of products.
+BULK_DELETE_STATEMENT_TIMEOUT_MS = env_int("BULK_DELETE_STATEMENT_TIMEOUT_MS", 600_000)
+if os.environ.get("WEB_PROCESS_ROLE") == "web" and DATABASE_STATEMENT_TIMEOUT_MS > 0:
+    _libpq_options = DATABASES["default"]["OPTIONS"].get("options", "")
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"{_libpq_options} -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}".strip()
+    )
+
 # --- Redis / Celery -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -150,6 +194,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # imports whose worker died, so it only needs to exceed the longest import.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600),
 }
+# Workers write a heartbeat to Redis this often; /healthz counts a worker as running while its
+# last heartbeat is younger than three of them (project/worker_heartbeat.py).
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10)
+WORKER_HEARTBEAT_TTL = 3 * WORKER_HEARTBEAT_INTERVAL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -390,3 +438,37 @@ REST_FRAMEWORK["NUM_PROXIES"] = env_int("THROTTLE_NUM_PROXIES", 0)
 # Each unfinished resumable upload can hold up to UPLOAD_MAX_SIZE bytes on disk until it finishes
 # or expires; a user starting more than this many at once gets 429 on POST /api/uploads/.
 UPLOAD_MAX_ACTIVE_PER_USER = env_int("UPLOAD_MAX_ACTIVE_PER_USER", 10)
+
+# --- Browser security headers (project/security_headers.py) ------------------------------------
+# Scripts, styles, images, fonts and connections (fetch, EventSource, tus) from this origin only;
+# no inline script or style, no plugins, no framing. The favicon is a data: image.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # 'report-sample': a violation report quotes the start of what was refused.
+        "script-src": ["'self'", "'report-sample'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# What third-party pages need on top, on their own paths only (see project/security_headers.py).
+CSP_PATH_RELAXATIONS = [
+    # The browsable API and Swagger UI at /api/docs/.
+    ("/api/", {"style-src": ["'unsafe-inline'"]}),
+    ("/api-auth/", {"style-src": ["'unsafe-inline'"]}),
+    ("/admin/", {"style-src": ["'unsafe-inline'"]}),
+]
+# Browser features no page of this service uses, denied to it and anything it could embed.
+PERMISSIONS_POLICY_DENIED = [
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+    "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture",
+    "publickey-credentials-get", "screen-wake-lock", "usb", "xr-spatial-tracking",
+]
+# Django's default, made explicit: other sites see no paths or queries of this one.
+SECURE_REFERRER_POLICY = "same-origin"

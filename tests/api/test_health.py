@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import pytest
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, start_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +38,41 @@ def test_all_up_with_a_real_worker_is_200(anonymous, celery_worker):
     response = anonymous.get("/healthz")
     assert response.status_code == 200, response.data
     assert response.data == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_is_cheap_one_query_and_one_redis_command_with_no_wait_for_workers(anonymous, celery_worker):
+    # Before heartbeats, each call broadcast to the workers and waited out a 1 s timeout.
+    anonymous.get("/healthz")  # the first call opens the connections this process then reuses
+    timings = []
+    for _ in range(10):
+        started = time.perf_counter()
+        response = anonymous.get("/healthz")
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.data
+    assert statistics.median(timings) < 0.2, timings
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_worker_that_stops_is_gone_at_once_and_a_killed_one_within_the_heartbeat_ttl(
+    anonymous, transactional_db, process_logs, settings
+):
+    settings.WORKER_HEARTBEAT_TTL = 3
+    worker = start_worker(log_dir=process_logs, beat=False, WORKER_HEARTBEAT_INTERVAL="1")
+    try:
+        assert anonymous.get("/healthz").data["workers"] == 1
+    finally:
+        worker.stop()
+    # A warm shutdown removes the worker's heartbeat.
+    assert anonymous.get("/healthz").data["workers"] == 0
+
+    worker = start_worker(log_dir=process_logs, beat=False, WORKER_HEARTBEAT_INTERVAL="1")
+    assert anonymous.get("/healthz").data["workers"] == 1
+    worker.crash()
+    # SIGKILL leaves the heartbeat behind; it stops counting once older than the TTL.
+    deadline = time.monotonic() + 10
+    while anonymous.get("/healthz").data["workers"] != 0:
+        assert time.monotonic() < deadline, "a killed worker still counts after its heartbeat's TTL"
+        time.sleep(0.5)

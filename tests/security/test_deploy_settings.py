@@ -28,6 +28,8 @@ from django.test import Client
 client = Client(HTTP_HOST="example.com")
 https = client.get("/api/auth/csrf/", secure=True)
 plain = client.get("/api/auth/csrf/")
+# Outside the paths with relaxations (project/security_headers.py): the strict policy.
+strict = client.get("/healthz", secure=True)
 cookie = https.cookies["csrftoken"]
 print(json.dumps({
     "https_status": https.status_code,
@@ -41,6 +43,9 @@ print(json.dumps({
     "session_cookie_httponly": settings.SESSION_COOKIE_HTTPONLY,
     "nosniff": https.headers.get("X-Content-Type-Options"),
     "frame_options": https.headers.get("X-Frame-Options"),
+    "csp": strict.headers.get("Content-Security-Policy"),
+    "permissions_policy": https.headers.get("Permissions-Policy"),
+    "referrer_policy": https.headers.get("Referrer-Policy"),
 }))
 """
 
@@ -98,6 +103,10 @@ def test_production_responses_send_hsts_secure_cookies_and_redirect_to_https():
     assert seen["session_cookie_secure"] is True and seen["session_cookie_httponly"] is True
     assert seen["nosniff"] == "nosniff"
     assert seen["frame_options"] == "DENY"
+    assert "script-src 'self'" in seen["csp"] and "unsafe-inline" not in seen["csp"], seen["csp"]
+    assert "frame-ancestors 'none'" in seen["csp"]
+    assert "camera=()" in seen["permissions_policy"] and "geolocation=()" in seen["permissions_policy"]
+    assert seen["referrer_policy"] == "same-origin"
     # Plain HTTP is redirected to HTTPS (and HSTS is only ever sent over HTTPS).
     assert seen["plain_status"] == 301
     assert seen["plain_location"] == "https://example.com/api/auth/csrf/"

@@ -21,3 +21,8 @@ os.environ.setdefault("THROTTLE_LOGIN_RATE", "100000/min")
 os.environ.setdefault("THROTTLE_LOGIN_USERNAME_RATE", "100000/min")
 os.environ.setdefault("THROTTLE_UPLOAD_RATE", "100000/min")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"product-import-test-{uuid.uuid4().hex[:8]}")
+# DEBUG is off unless asked for (project/settings.py). The suite runs with development settings
+# (plain HTTP, no manifest static storage) and a random key of its own; processes the tests start
+# inherit both. tests/security/test_deploy_settings.py checks the production defaults itself.
+os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("DJANGO_SECRET_KEY", f"test-session-only-{uuid.uuid4().hex}")

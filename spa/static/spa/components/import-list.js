@@ -71,6 +71,9 @@ class ImportList extends HTMLElement {
         <span class="muted">${formatNumber(this.data.count)} ${this.data.count === 1 ? "import" : "imports"}</span>
         <button type="button" class="button button-small" data-page="1" ${this.data.next ? "" : "disabled"}>Older ›</button>
       </nav>`);
+    // Widths are set through the CSSOM, not a style="" attribute in the markup, which the
+    // Content-Security-Policy (style-src 'self') refuses.
+    jobs.forEach((job) => this.setFill(this.querySelector(`tr[data-job="${job.id}"]`), job));
     this.querySelector(".pagination").addEventListener("click", (event) => {
       const button = event.target.closest("[data-page]");
       if (!button || button.disabled) return;
@@ -91,7 +94,7 @@ class ImportList extends HTMLElement {
         <td>
           <div class="progress progress-small" role="progressbar" aria-label="Progress of ${job.filename}"
             aria-valuemin="0" aria-valuemax="100" aria-valuenow="${percent}" data-status="${job.status}">
-            <div class="progress-fill" style="width: ${percent}%"></div>
+            <div class="progress-fill"></div>
           </div>
           <span class="progress-small-text" data-ref="percent">${percent}%</span>
         </td>
@@ -105,6 +108,10 @@ class ImportList extends HTMLElement {
     return parts.join(" · ");
   }
 
+  setFill(row, job) {
+    row.querySelector(".progress-fill").style.width = `${Math.round(job.progress || 0)}%`;
+  }
+
   updateRow(job) {
     const row = this.querySelector(`tr[data-job="${job.id}"]`);
     if (!row) return;
@@ -113,7 +120,7 @@ class ImportList extends HTMLElement {
     const bar = row.querySelector("[role=progressbar]");
     bar.setAttribute("aria-valuenow", String(percent));
     bar.dataset.status = job.status;
-    bar.querySelector(".progress-fill").style.width = `${percent}%`;
+    this.setFill(row, job);
     row.querySelector("[data-ref=percent]").textContent = `${percent}%`;
     row.querySelector("[data-ref=rows]").textContent = this.rowsText(job);
   }
