@@ -8,6 +8,16 @@ export function formatNumber(value) {
   return value === null || value === undefined ? "–" : integer.format(value);
 }
 
+/**
+ * `value` to two significant digits (22,341 → 22,000; 950 stays 950), for a number that is only
+ * an estimate: shown to the last digit it would look exact.
+ */
+export function roughly(value) {
+  if (!Number.isFinite(value) || Math.abs(value) < 100) return value;
+  const step = 10 ** (Math.floor(Math.log10(Math.abs(value))) - 1);
+  return Math.round(value / step) * step;
+}
+
 export function formatRate(value) {
   return value === null || value === undefined ? "–" : `${integer.format(Math.round(value))} rows/s`;
 }
