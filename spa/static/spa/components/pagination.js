@@ -7,7 +7,7 @@
  * `show()`.
  */
 
-import { formatNumber, roughly } from "../lib/format.js";
+import { formatNumber, roughTotal } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 
 export const PAGE_SIZES = [10, 25, 50, 100];
@@ -67,9 +67,11 @@ class PaginationNav extends HTMLElement {
     const first = (page - 1) * pageSize;
     const last = first + shown;
     let total = "";
-    if (count !== null && exact) total = ` of ${formatNumber(count)}`;
     // "of about 10,000" under rows 10,026–10,050 would contradict itself: then say nothing.
-    else if (count !== null && roughly(count) > last) total = ` of about ${formatNumber(roughly(count))}`;
+    if (count !== null && exact) total = ` of ${formatNumber(count)}`;
+    else if (count !== null && roughTotal(count, last) !== null) {
+      total = ` of about ${formatNumber(roughTotal(count, last))}`;
+    }
     this.range.textContent = shown ? `${formatNumber(first + 1)}–${formatNumber(last)}${total}` : "";
     this.current.textContent = pages ? `Page ${formatNumber(page)} of ${formatNumber(pages)}` : `Page ${formatNumber(page)}`;
     this.buttons.first.disabled = !hasPrevious;

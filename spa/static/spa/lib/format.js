@@ -18,6 +18,15 @@ export function roughly(value) {
   return Math.round(value / step) * step;
 }
 
+/**
+ * An estimated total, rounded as people should read it, or null when it tells no more than the
+ * `seen` rows already do (the server never reports fewer than it has shown, plus one).
+ */
+export function roughTotal(estimate, seen) {
+  const rounded = roughly(estimate);
+  return estimate > seen + 1 && rounded > seen ? rounded : null;
+}
+
 export function formatRate(value) {
   return value === null || value === undefined ? "–" : `${integer.format(Math.round(value))} rows/s`;
 }

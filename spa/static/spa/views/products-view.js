@@ -13,7 +13,7 @@ import { openProductDialog } from "../components/product-dialog.js";
 import { confirmDialog } from "../components/dialogs.js";
 import { notify } from "../components/notices.js";
 import { api, describeError, withQuery, ApiError, isSessionError } from "../lib/api.js";
-import { formatNumber, roughly } from "../lib/format.js";
+import { formatNumber, roughTotal } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 import { currentLocation, setQuery } from "../lib/router.js";
 import { user } from "../lib/session.js";
@@ -50,8 +50,8 @@ function queryFromState(state) {
 function countText({ count, exact }, { filtered, seen }) {
   if (typeof count !== "number") return "";
   if (exact === false) {
-    const about = roughly(count);
-    return about > seen
+    const about = roughTotal(count, seen);
+    return about !== null
       ? `about ${formatNumber(about)} products match`
       : `more than ${formatNumber(seen)} products match`;
   }
