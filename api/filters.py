@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from catalog import selectors
 from catalog.models import Product
 
-ORDERING_FIELDS = ("sku", "name", "created_at", "updated_at", "id")
-
-
-def contains_any_case(field: str, value: str) -> Q:
-    """``field`` contains ``value`` in any letter case (``UPPER(col) LIKE UPPER(%value%)``)."""
-    return Q(**{f"{field}__icontains": value})
+ORDERING_FIELDS = selectors.PRODUCT_ORDERING_FIELDS
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -46,12 +42,8 @@ class ProductOrderingFilter(django_filters.OrderingFilter):
     """``ordering=<field>`` or ``-<field>``; ties are broken by id so pages never overlap."""
 
     def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
-        if not value:
-            return qs
-        ordering = [self.get_ordering_value(param) for param in value]
-        if not any(field.lstrip("-") == "id" for field in ordering):
-            ordering.append("-id" if ordering[-1].startswith("-") else "id")
-        return qs.order_by(*ordering)
+        ordering = [self.get_ordering_value(param) for param in value or []]
+        return selectors.products_ordered(qs, ordering=ordering)
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -72,12 +64,7 @@ class ProductFilter(django_filters.FilterSet):
         fields = ["sku", "search", "is_active"]
 
     def filter_sku(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(contains_any_case("sku", value)) if value else queryset
+        return selectors.products_with_sku_fragment(queryset, fragment=value)
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            contains_any_case("sku", value) | contains_any_case("name", value) | contains_any_case("description", value)
-        )
+        return selectors.products_matching_text(queryset, text=value)

@@ -19,6 +19,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.csv_download import CSVRenderer
 from api.exceptions import PayloadTooLarge
 from api.serializers import ErrorSerializer, ImportFileSerializer, ImportUploadSerializer
 from api.throttling import UploadRateThrottle
@@ -92,20 +93,6 @@ async def errors_csv_lines_async(job: ImportJob) -> AsyncIterator[str]:
         yield _csv_text(writer, batch)
         after = (batch[-1][1], batch[-1][0])
     yield await sync_to_async(_not_stored_text)(writer, job.pk)
-
-
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets clients ask for ``Accept: text/csv``; the CSV itself is a streaming response."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        # Only error answers (404, 401) pass through here; say what went wrong in plain text.
-        if isinstance(data, dict) and "detail" in data:
-            return str(data["detail"]).encode(self.charset)
-        return b""
 
 
 @extend_schema_view(

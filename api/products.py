@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import permissions, status, viewsets
+from django import forms
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.filters import ProductFilter
+from api.csv_download import CSVRenderer, csv_attachment
+from api.filters import ProductFilter, StrictBooleanField
 from api.pagination import ProductPagination
 from api.serializers import (
     BulkDeleteResultSerializer,
@@ -17,6 +21,7 @@ from api.serializers import (
     ProductSerializer,
 )
 from catalog import selectors, services
+from catalog.export import EXPORT_COLUMNS, products_export_csv
 from importer.bulk_delete import products_bulk_delete
 
 DUPLICATE_SKU_400 = OpenApiResponse(
@@ -80,3 +85,44 @@ class ProductViewSet(viewsets.ModelViewSet):
         BulkDeleteSerializer(data=request.data).is_valid(raise_exception=True)
         deleted = products_bulk_delete()
         return Response({"deleted": deleted}, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "excel_safe",
+                OpenApiTypes.BOOL,
+                required=False,
+                description="true: cells a spreadsheet would run as a formula start with an apostrophe "
+                "(such a file no longer imports back exactly).",
+            ),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            404: OpenApiResponse(ErrorSerializer, description="`format` names a format other than csv or json."),
+        },
+        description=(
+            "The products the list's filters select (sku, search, is_active, ordering), every one "
+            f"of them, streamed as CSV with the columns {','.join(EXPORT_COLUMNS)}. It imports back "
+            "as it is."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        url_name="export",
+        renderer_classes=[renderers.JSONRenderer, CSVRenderer],
+        pagination_class=None,
+    )
+    def export(self, request: Request):
+        try:
+            excel_safe = bool(
+                StrictBooleanField(required=False).clean(request.query_params.get("excel_safe"))
+            )
+        except forms.ValidationError as exc:
+            raise serializers.ValidationError({"excel_safe": exc.messages}) from None
+        products = self.filter_queryset(self.get_queryset())
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return csv_attachment(
+            request, products_export_csv(products, excel_safe=excel_safe), filename=f"products-{stamp}.csv"
+        )

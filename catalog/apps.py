@@ -27,6 +27,7 @@ def _sync_description_limit(sender, *, using, plan=None, verbosity=1, stdout=Non
         stdout.write(f"  Product descriptions are held to {result.bound:,} characters in the database.\n")
     if result.longer and stdout is not None:
         stdout.write(
-            f"  {result.longer:,} {'product has' if result.longer == 1 else 'products have'} a description longer than "
+            f"  {result.longer:,} {'product has' if result.longer == 1 else 'products have'} a description "
+            "longer than "
             f"PRODUCT_DESCRIPTION_MAX_LENGTH ({result.wanted:,}); they keep it until it is edited.\n"
         )

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet, Sum, Value
+from django.db.models import Q, QuerySet, Sum, Value
 from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
@@ -28,6 +28,33 @@ def product_list() -> QuerySet[Product]:
     Products have no relations, so a page is one simple query plus its count.
     """
     return Product.objects.all()
+
+
+# Orderings a list may ask for; ties are always broken by id, so pages never overlap.
+PRODUCT_ORDERING_FIELDS = ("sku", "name", "created_at", "updated_at", "id")
+
+
+def products_with_sku_fragment(products: QuerySet[Product], *, fragment: str) -> QuerySet[Product]:
+    """The products whose SKU contains ``fragment`` in any letter case."""
+    return products.filter(sku__icontains=fragment) if fragment else products
+
+
+def products_matching_text(products: QuerySet[Product], *, text: str) -> QuerySet[Product]:
+    """The products whose SKU, name or description contains ``text`` in any letter case."""
+    text = text.strip()
+    if not text:
+        return products
+    return products.filter(Q(sku__icontains=text) | Q(name__icontains=text) | Q(description__icontains=text))
+
+
+def products_ordered(products: QuerySet[Product], *, ordering: list[str]) -> QuerySet[Product]:
+    """``products`` in the order of ``ordering`` (fields of PRODUCT_ORDERING_FIELDS, ``-`` for
+    descending), then by id in the same direction as the last field."""
+    if not ordering:
+        return products
+    if not any(field.lstrip("-") == "id" for field in ordering):
+        ordering = [*ordering, "-id" if ordering[-1].startswith("-") else "id"]
+    return products.order_by(*ordering)
 
 
 def product_sku_taken(*, sku: str, exclude_id: int | None = None) -> bool:

@@ -163,6 +163,8 @@ DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
 # Delete-all is one statement over the whole catalogue, run in a web request by staff only: it
 # gets a limit of its own (importer/bulk_delete.py), long enough for millions of products.
 BULK_DELETE_STATEMENT_TIMEOUT_MS = env_int("BULK_DELETE_STATEMENT_TIMEOUT_MS", 600_000)
+# A CSV export's COPY runs as long as its client takes to read it (catalog/export.py).
+EXPORT_STATEMENT_TIMEOUT_MS = env_int("EXPORT_STATEMENT_TIMEOUT_MS", 3_600_000)
 if os.environ.get("WEB_PROCESS_ROLE") == "web" and DATABASE_STATEMENT_TIMEOUT_MS > 0:
     _libpq_options = DATABASES["default"]["OPTIONS"].get("options", "")
     DATABASES["default"]["OPTIONS"]["options"] = (
