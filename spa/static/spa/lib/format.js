@@ -8,6 +8,15 @@ export function formatNumber(value) {
   return value === null || value === undefined ? "–" : integer.format(value);
 }
 
+/**
+ * A count with its noun in the right number: `plural(1, "row", "rows")` is "1 row",
+ * `plural(1200, "row was", "rows were")` is "1,200 rows were". English has two forms, so two
+ * strings; the number is formatted like every other count (`formatNumber`).
+ */
+export function plural(count, singular, pluralForm) {
+  return `${formatNumber(count)} ${count === 1 ? singular : pluralForm}`;
+}
+
 export function formatRate(value) {
   return value === null || value === undefined ? "–" : `${integer.format(Math.round(value))} rows/s`;
 }
