@@ -23,9 +23,16 @@ MAX_SCREENS_FOR_A_PAGE = 2.5
 
 # Names like a shop's: several words, some long, which the old phone layout broke mid-word.
 NAMES = [
-    "Garden bench", "Desk lamp with dimmer", "Stainless steel kitchen scale", "Waterproof hiking jacket",
-    "Bamboo cutting board", "Ergonomic office chair", "Cordless vacuum cleaner", "Children's umbrella",
-    "Extendable dining table", "Thermal insulated bottle",
+    "Garden bench",
+    "Desk lamp with dimmer",
+    "Stainless steel kitchen scale",
+    "Waterproof hiking jacket",
+    "Bamboo cutting board",
+    "Ergonomic office chair",
+    "Cordless vacuum cleaner",
+    "Children's umbrella",
+    "Extendable dining table",
+    "Thermal insulated bottle",
 ]
 
 # The words of every element matching the selector that the browser laid out on more than one
@@ -39,7 +46,8 @@ BROKEN_WORDS = """(selector) => {
         const range = document.createRange();
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);
-        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        const boxes = [...range.getClientRects()].filter((r) => r.width > 0);
+        const tops = new Set(boxes.map((r) => Math.round(r.top)));
         if (tops.size > 1) broken.push(match[0]);
       }
     }
@@ -58,7 +66,12 @@ NOTICES = "#notices .notice"
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
 
 
 def in_view(box: dict, viewport: dict) -> bool:
@@ -69,12 +82,21 @@ def in_view(box: dict, viewport: dict) -> bool:
 def shop(transactional_db) -> list[Product]:
     """60 products with realistic names, one with a long SKU; more than two pages of 25."""
     products = [
-        Product(sku=f"HOME-{index:04d}", name=f"{NAMES[index % len(NAMES)]} {index}",
-                description="Sturdy, well made, and a customer favourite for years", is_active=index % 4 != 0)
+        Product(
+            sku=f"HOME-{index:04d}",
+            name=f"{NAMES[index % len(NAMES)]} {index}",
+            description="Sturdy, well made, and a customer favourite for years",
+            is_active=index % 4 != 0,
+        )
         for index in range(1, 60)
     ]
-    products.append(Product(sku="WAREHOUSE-NORTH-AISLE-12-SHELF-4-BIN-0007", name="Oak garden bench",
-                            description="Seats three"))
+    products.append(
+        Product(
+            sku="WAREHOUSE-NORTH-AISLE-12-SHELF-4-BIN-0007",
+            name="Oak garden bench",
+            description="Seats three",
+        )
+    )
     return Product.objects.bulk_create(products)
 
 
@@ -85,8 +107,12 @@ def notices_clear_of_controls(page: Page, viewport: dict, controls_before: list[
     labels = {box["label"] for box in controls_before if in_view(box, viewport)}
     assert labels, "no control of the table was in view"
     after = [box for box in page.evaluate(BOXES, TABLE_CONTROLS) if box["label"] in labels]
-    covered = [(control["label"], notice["label"]) for control in after for notice in notices
-               if overlaps(control, notice)]
+    covered = [
+        (control["label"], notice["label"])
+        for control in after
+        for notice in notices
+        if overlaps(control, notice)
+    ]
     assert covered == [], f"notices cover controls of the table: {covered}"
 
 
@@ -148,14 +174,21 @@ def test_on_a_phone_each_product_is_a_card_and_a_page_is_about_two_screens(shop,
     # A unit: each row's name, SKU, switch and buttons lie inside the row's own box, and the
     # next row starts below it.
     boxes = page.evaluate("""() => [...document.querySelectorAll("product-table tbody tr")].map((row) => {
-      const box = (element) => { const r = element.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
-      return { row: box(row), parts: [...row.querySelectorAll(".cell-name, .cell-sku, .switch, .button")].map(box) };
+      const box = (element) => {
+        const r = element.getBoundingClientRect();
+        return [r.left, r.top, r.right, r.bottom];
+      };
+      const parts = row.querySelectorAll(".cell-name, .cell-sku, .switch, .button");
+      return { row: box(row), parts: [...parts].map(box) };
     })""")
     for index, entry in enumerate(boxes):
         left, top, right, bottom = entry["row"]
         assert len(entry["parts"]) == 5
         for part in entry["parts"]:
-            assert left <= part[0] and top <= part[1] and part[2] <= right and part[3] <= bottom, (index, part)
+            assert left <= part[0] and top <= part[1] and part[2] <= right and part[3] <= bottom, (
+                index,
+                part,
+            )
         if index:
             assert top >= boxes[index - 1]["row"][3] - 1
     # The long SKU wraps, at its hyphens, inside its card.
@@ -174,21 +207,47 @@ def past_imports(staff) -> dict[str, ImportJob]:
     name = "Spring catalogue for the warehouse, final version.csv"
 
     def job(status: str, minutes_ago: int, **fields) -> ImportJob:
-        created = ImportJob.objects.create(owner=staff, filename=fields.pop("filename", name), status=status,
-                                           size_bytes=2048, **fields)
+        created = ImportJob.objects.create(
+            owner=staff, filename=fields.pop("filename", name), status=status, size_bytes=2048, **fields
+        )
         # created_at is auto_now_add; move it back to give each run its own time.
-        ImportJob.objects.filter(pk=created.pk).update(created_at=now - timedelta(minutes=minutes_ago),
-                                                       finished_at=now - timedelta(minutes=minutes_ago - 1))
+        ImportJob.objects.filter(pk=created.pk).update(
+            created_at=now - timedelta(minutes=minutes_ago),
+            finished_at=now - timedelta(minutes=minutes_ago - 1),
+        )
         return created
 
     return {
-        "first": job("completed", 30, total_rows=1201, processed_rows=1201, progress=100, created_rows=1200,
-                     skipped_rows=1),
-        "second": job("completed", 20, total_rows=1201, processed_rows=1201, progress=100, unchanged_rows=1200,
-                      skipped_rows=1),
-        "failed": job("failed", 10, filename="products.csv", message="The file has no header row with a sku column."),
-        "cancelled": job("cancelled", 5, filename="products.csv", total_rows=5000, processed_rows=1,
-                         progress=0, created_rows=1),
+        "first": job(
+            "completed",
+            30,
+            total_rows=1201,
+            processed_rows=1201,
+            progress=100,
+            created_rows=1200,
+            skipped_rows=1,
+        ),
+        "second": job(
+            "completed",
+            20,
+            total_rows=1201,
+            processed_rows=1201,
+            progress=100,
+            unchanged_rows=1200,
+            skipped_rows=1,
+        ),
+        "failed": job(
+            "failed", 10, filename="products.csv", message="The file has no header row with a sku column."
+        ),
+        "cancelled": job(
+            "cancelled",
+            5,
+            filename="products.csv",
+            total_rows=5000,
+            processed_rows=1,
+            progress=0,
+            created_rows=1,
+        ),
     }
 
 
@@ -196,14 +255,16 @@ def import_row(page: Page, job: ImportJob):
     return page.locator(f'import-list tr[data-job="{job.id}"]')
 
 
-def test_past_imports_show_number_outcome_and_counts_in_the_right_number(past_imports, staff_page: Page,
-                                                                           app_url, snap):
+def test_past_imports_show_number_outcome_and_counts_in_the_right_number(
+    past_imports, staff_page: Page, app_url, snap
+):
     page = staff_page
     page.goto(app_url + "/imports/")
     first, second = past_imports["first"], past_imports["second"]
     expect(import_row(page, first)).to_be_visible()
     expect(import_row(page, first).get_by_role("link")).to_have_text(
-        re.compile(rf"^Import #{first.id} Spring catalogue"))
+        re.compile(rf"^Import #{first.id} Spring catalogue")
+    )
     expect(import_row(page, first)).to_contain_text(f"#{first.id}")
     expect(import_row(page, second)).to_contain_text(f"#{second.id}")
     expect(import_row(page, first)).to_contain_text("1,201 rows: 1,200 created · 1 skipped")
