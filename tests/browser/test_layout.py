@@ -302,3 +302,19 @@ def test_on_a_phone_past_imports_are_cards_with_no_word_broken(past_imports, sta
             assert row["x"] <= box["x"] and box["x"] + box["width"] <= row["x"] + row["width"] + 0.5
             assert row["y"] <= box["y"] and box["y"] + box["height"] <= row["y"] + row["height"] + 0.5
     snap(page, "past-imports-phone")
+
+
+def test_readme_screenshots_of_the_catalogue(shop, staff_page: Page, snap):
+    """The README's pictures of the catalogue (``make screenshots`` writes them to docs/)."""
+    page = staff_page
+    page.emulate_media(reduced_motion="reduce")
+    expect(page.get_by_text("60 products")).to_be_visible()
+    page.get_by_role("switch", name="Active: HOME-0004").click()
+    expect(page.get_by_text("HOME-0004 is now active.")).to_be_visible()
+    snap(page, "catalogue-laptop", full_page=False, readme=True)
+    page.get_by_role("button", name="Dismiss notice").click()
+
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.get_by_text("60 products")).to_be_visible()
+    snap(page, "catalogue-phone", full_page=False, readme=True)
