@@ -200,6 +200,15 @@ def test_on_a_phone_each_product_is_a_card_and_a_page_is_about_two_screens(shop,
     snap(page, "catalogue-phone-search", full_page=False)
 
 
+def test_plural_writes_one_in_the_singular_and_formats_the_number(staff_page: Page):
+    # The module the screens use, as the server serves it.
+    shown = staff_page.evaluate("""async () => {
+      const { plural } = await import("/static/spa/lib/format.js");
+      return [0, 1, 2, 1234567].map((count) => plural(count, "row was", "rows were"));
+    }""")
+    assert shown == ["0 rows were", "1 row was", "2 rows were", "1,234,567 rows were"]
+
+
 @pytest.fixture
 def past_imports(staff) -> dict[str, ImportJob]:
     """Two runs of one file (the second changed nothing), a failed run and a cancelled one."""
