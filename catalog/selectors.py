@@ -130,6 +130,17 @@ def product_count(*, products: QuerySet[Product]) -> ProductCount:
     return ProductCount(max(_estimated_rows(unordered), EXACT_COUNT_LIMIT + 1), exact=False)
 
 
+def product_count_exact(*, products: QuerySet[Product]) -> int:
+    """Exactly how many products ``products`` holds, however many: a full ``COUNT`` if need be.
+
+    For a client that asked for the end of a list whose ``product_count`` is only an estimate.
+    """
+    shape = _block_shape(products)
+    if shape is not None:
+        return product_total(is_active=shape.is_active)
+    return products.order_by().count()
+
+
 def _estimated_rows(products: QuerySet[Product]) -> int:
     sql, params = products.values("pk").query.sql_with_params()
     with connection.cursor() as cursor:

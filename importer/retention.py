@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from importer.models import ImportJob, Upload
+from importer.models import ImportJob
 from importer.states import FINISHED_STATUSES
-from importer.uploads import upload_forget
+from importer.uploads import uploads_forget_where
 
 logger = logging.getLogger(__name__)
 
@@ -78,19 +78,7 @@ def _delete_job_files(cutoff: datetime, now: datetime) -> int:
 def _delete_uploads(cutoff: datetime) -> int:
     """Completed uploads: unconsumed ones lose their file, consumed ones only their row (the
     file belongs to the job). Unfinished ones are left to ``uploads_expire_stale``."""
-    deleted = 0
-    for pk in Upload.objects.filter(completed_at__lte=cutoff).values_list("pk", flat=True).iterator():
-        with transaction.atomic():
-            upload = (
-                Upload.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, completed_at__lte=cutoff)
-                .first()
-            )
-            if upload is None:
-                continue
-            upload_forget(upload)
-            deleted += 1
-    return deleted
+    return uploads_forget_where(completed_at__lte=cutoff)
 
 
 def _delete_quietly(storage, name: str) -> None:

@@ -259,6 +259,23 @@ def upload_forget(upload: Upload) -> None:
     transaction.on_commit(lambda: delete_stored(names, prefix=prefix))
 
 
+def uploads_forget_where(**condition) -> int:
+    """Forget every upload matching ``condition`` (``upload_forget``); return how many.
+
+    Each is locked and forgotten in its own transaction; one being written to right now (its row
+    locked) is skipped and left for the next run.
+    """
+    forgotten = 0
+    for pk in Upload.objects.filter(**condition).values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            upload = Upload.objects.select_for_update(skip_locked=True).filter(pk=pk, **condition).first()
+            if upload is None:
+                continue
+            upload_forget(upload)
+            forgotten += 1
+    return forgotten
+
+
 def uploads_expire_stale(*, now: datetime | None = None) -> int:
     """Delete every expired upload and its stored parts (and unclaimed file); return how many.
 
@@ -266,19 +283,7 @@ def uploads_expire_stale(*, now: datetime | None = None) -> int:
     no import took over as long after completion. Uploads being written to right now are skipped
     (their row is locked) and looked at on the next run.
     """
-    now = now or timezone.now()
-    expired = 0
-    for pk in Upload.objects.filter(expires_at__lte=now).values_list("pk", flat=True):
-        with transaction.atomic():
-            upload = (
-                Upload.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, expires_at__lte=now)
-                .first()
-            )
-            if upload is None:
-                continue
-            upload_forget(upload)
-            expired += 1
+    expired = uploads_forget_where(expires_at__lte=now or timezone.now())
     if expired:
         logger.info("Expired %s stale uploads.", expired)
     return expired

@@ -112,3 +112,104 @@ def test_pages_past_the_end_or_named_last_behave_as_before(alice_client, catalog
         assert response.json()["count"] == 120
     else:
         assert response.status_code == 404
+
+
+@pytest.fixture
+def estimate_far_below_the_truth(monkeypatch):
+    """A count capped at 10 matches, and an estimate (11) far below the 120 real ones.
+
+    PostgreSQL's estimate of a small table is noise; fixing it makes the test say what it means:
+    the estimate of a large catalogue is just as free to miss (22,000 reported as 10,001).
+    """
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 10)
+    monkeypatch.setattr(selectors, "_estimated_rows", lambda products: 11)
+
+
+def test_next_walks_every_match_past_an_estimate_that_falls_short(
+    alice_client, catalogue, estimate_far_below_the_truth
+):
+    first = alice_client.get("/api/products/?page_size=25&sku=sku").json()
+    assert first["count_exact"] is False
+    assert first["count"] == 26  # the estimate (11), raised to the 25 rows shown and one more
+    assert first["next"]
+
+    count, ids = all_ids(alice_client, "sku=sku")
+    assert ids == list(Product.objects.order_by("id").values_list("id", flat=True))
+    assert len(ids) == 120
+
+
+@pytest.mark.parametrize("page_size", [7, 25, 40])
+def test_next_walks_every_match_whatever_postgresql_estimates(
+    alice_client, catalogue, monkeypatch, page_size
+):
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 10)
+    body = alice_client.get(f"/api/products/?page_size={page_size}&search=o").json()
+    assert body["count_exact"] is False
+    ids = [p["id"] for p in body["results"]]
+    while body["next"]:
+        body = alice_client.get(body["next"]).json()
+        ids += [p["id"] for p in body["results"]]
+    everything = Product.objects.order_by("id")
+    expected = [p.id for p in everything if "o" in f"{p.sku} {p.name} {p.description}".lower()]
+    assert len(expected) > 10
+    assert ids == expected
+
+
+@pytest.mark.parametrize(("page", "rows"), [(2, 25), (4, 25), (5, 20)])
+def test_pages_past_the_estimate_that_have_rows_are_answered(
+    alice_client, catalogue, estimate_far_below_the_truth, page, rows
+):
+    response = alice_client.get(f"/api/products/?page_size=25&sku=sku&page={page}")
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["results"]) == rows
+    # Never fewer than the rows already known to exist; exact once the page shows the end.
+    if page == 5:
+        assert (body["count"], body["count_exact"], body["next"]) == (120, True, None)
+    else:
+        assert body["count"] > page * 25
+        assert body["count_exact"] is False
+        assert f"page={page + 1}" in body["next"]
+
+
+def test_a_page_past_the_real_end_is_404_whatever_the_estimate(alice_client, catalogue, monkeypatch):
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 10)
+    monkeypatch.setattr(selectors, "_estimated_rows", lambda products: 100_000)
+    assert alice_client.get("/api/products/?page_size=25&sku=sku&page=5").status_code == 200
+    response = alice_client.get("/api/products/?page_size=25&sku=sku&page=6")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_next_stops_at_the_real_end_when_the_estimate_overshoots(alice_client, catalogue, monkeypatch):
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 10)
+    monkeypatch.setattr(selectors, "_estimated_rows", lambda products: 100_000)
+    body = alice_client.get("/api/products/?page_size=25&sku=sku").json()
+    assert (body["count"], body["count_exact"]) == (100_000, False)
+    pages = 1
+    while body["next"]:
+        body = alice_client.get(body["next"]).json()
+        pages += 1
+    assert pages == 5
+    # The last page showed where the list ends, so the count it reports is exact.
+    assert (body["count"], body["count_exact"]) == (120, True)
+
+
+def test_last_page_of_an_estimated_list_is_its_real_last_page(
+    alice_client, catalogue, estimate_far_below_the_truth
+):
+    body = alice_client.get("/api/products/?page_size=25&sku=sku&page=last").json()
+    assert (body["count"], body["count_exact"], body["next"]) == (120, True, None)
+    assert len(body["results"]) == 20
+
+
+def test_a_later_page_that_ends_the_list_is_counted_from_the_page_alone(alice_client, catalogue):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        body = alice_client.get("/api/products/?sku=sku-00&page_size=50&page=2").json()
+    # SKU-0001..SKU-0099: 99 matches, page 2 holds 49.
+    assert (body["count"], body["next"], len(body["results"])) == (99, None, 49)
+    products_queries = [q["sql"] for q in queries.captured_queries if "catalog_product" in q["sql"]]
+    assert len(products_queries) == 1, products_queries

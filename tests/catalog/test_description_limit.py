@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import psycopg
 import pytest
 from django.conf import settings
@@ -20,6 +24,7 @@ from catalog.models import Product
 from importer import services
 from importer.models import ImportJob, ImportRowError
 from tests.support.clients import token_client
+from tests.support.database import test_database_url
 from tests.support.jobs import create_job
 
 pytestmark = pytest.mark.django_db
@@ -130,15 +135,24 @@ def test_lowering_below_stored_data_keeps_the_longest_and_says_how_many(settings
         Product.objects.create(sku="L-4", name="Longer", description="q" * 501)
 
 
+def migrate(*, url: str, description_limit: int) -> str:
+    """Run `manage.py migrate` in a process of its own; return what it printed."""
+    env = {**os.environ, "DATABASE_URL": url, "PRODUCT_DESCRIPTION_MAX_LENGTH": str(description_limit)}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.mark.django_db(transaction=True)
 def test_migrate_reports_products_longer_than_a_lowered_limit():
     """`migrate` itself runs the sync (post_migrate) and says what it did, in a real process."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.support.database import test_database_url
-
     # A committed row is needed for the subprocess to see: use a separate connection and clean up.
     url = test_database_url()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -146,30 +160,10 @@ def test_migrate_reports_products_longer_than_a_lowered_limit():
             "INSERT INTO catalog_product (sku, name, description) VALUES ('MIG-1', 'M', %s)", ["m" * 40]
         )
         try:
-            env = {**os.environ, "DATABASE_URL": url, "PRODUCT_DESCRIPTION_MAX_LENGTH": "25"}
-            done = subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput"],
-                env=env,
-                cwd=settings.BASE_DIR,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert done.returncode == 0, done.stderr
-            assert "held to 40 characters" in done.stdout
-            assert (
-                "1 product has a description longer than PRODUCT_DESCRIPTION_MAX_LENGTH (25)" in done.stdout
-            )
+            printed = migrate(url=url, description_limit=25)
+            assert "held to 40 characters" in printed
+            assert "1 product has a description longer than PRODUCT_DESCRIPTION_MAX_LENGTH (25)" in printed
         finally:
             conn.execute("DELETE FROM catalog_product WHERE sku = 'MIG-1'")
-            env["PRODUCT_DESCRIPTION_MAX_LENGTH"] = str(LIMIT)
-            restored = subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput"],
-                env=env,
-                cwd=settings.BASE_DIR,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert restored.returncode == 0, restored.stderr
+            migrate(url=url, description_limit=LIMIT)
     assert current_description_bound() == LIMIT

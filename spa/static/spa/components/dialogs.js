@@ -2,6 +2,10 @@
  * Modal dialogs on the native <dialog> element: it traps focus, closes on Escape and makes the
  * page behind it inert. These helpers add what it lacks: focus goes to a chosen control on open
  * and back to the control that opened the dialog on close, and the dialog is removed afterwards.
+ *
+ * The page behind a dialog may redraw while it is open (a slow search answers): the control
+ * that opened it is then gone, and focus would fall to <body>. `returnFocus` says where focus
+ * goes then — the same control in the redrawn page, or a stable one near it.
  */
 
 import { html, render } from "../lib/html.js";
@@ -15,9 +19,10 @@ export function uniqueId(prefix) {
 
 /**
  * Show a <dialog> built from `template`; resolves with the dialog's return value once closed.
- * `setup(dialog, close)` wires its controls; `initialFocus` is a selector inside the dialog.
+ * `setup(dialog, close)` wires its controls; `initialFocus` is a selector inside the dialog;
+ * `returnFocus()` focuses something when the control that opened the dialog no longer exists.
  */
-export function openDialog({ template, labelledBy, className = "", initialFocus, setup }) {
+export function openDialog({ template, labelledBy, className = "", initialFocus, setup, returnFocus }) {
   const opener = document.activeElement;
   const dialog = document.createElement("dialog");
   dialog.className = `dialog ${className}`.trim();
@@ -33,7 +38,11 @@ export function openDialog({ template, labelledBy, className = "", initialFocus,
     };
     dialog.addEventListener("close", () => {
       dialog.remove();
-      if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+      if (opener && opener.isConnected && opener !== document.body && typeof opener.focus === "function") {
+        opener.focus();
+      } else if (returnFocus) {
+        returnFocus();
+      }
       resolve(result);
     });
     dialog.addEventListener("cancel", () => {
@@ -50,13 +59,14 @@ export function openDialog({ template, labelledBy, className = "", initialFocus,
  * Ask a yes/no question. Resolves to true only when the person confirms; the safe choice
  * ("Cancel") has the focus first, so Enter never destroys anything by accident.
  */
-export function confirmDialog({ title, message, confirmLabel = "Confirm", danger = false }) {
+export function confirmDialog({ title, message, confirmLabel = "Confirm", danger = false, returnFocus }) {
   const titleId = uniqueId("confirm-title");
   const messageId = uniqueId("confirm-message");
   return openDialog({
     labelledBy: titleId,
     className: "dialog-confirm",
     initialFocus: "[data-action=cancel]",
+    returnFocus,
     template: html`<form method="dialog" class="dialog-body" aria-describedby="${messageId}">
         <h2 id="${titleId}" class="dialog-title">${title}</h2>
         <p id="${messageId}">${message}</p>

@@ -7,7 +7,7 @@
  * `show()`.
  */
 
-import { formatNumber } from "../lib/format.js";
+import { formatNumber, roughTotal } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 
 export const PAGE_SIZES = [10, 25, 50, 100];
@@ -55,20 +55,29 @@ class PaginationNav extends HTMLElement {
 
   /**
    * Show page `page`, `pageSize` rows a page: `shown` rows on it of `count` in all (null when
-   * unknown), and whether pages come before and after it.
+   * unknown; `exact` false when it is only an estimate), and whether pages come before and after.
+   *
+   * An estimate says nothing about where the list ends, so it gives no page count and no Last
+   * button: Next follows `hasNext` (the server's `next`) to the real end.
    */
-  show({ page, pageSize, count, shown, hasPrevious, hasNext }) {
-    const pages = count === null ? null : Math.max(1, Math.ceil(count / pageSize));
+  show({ page, pageSize, count, exact = true, shown, hasPrevious, hasNext }) {
+    const pages = count === null || !exact ? null : Math.max(1, Math.ceil(count / pageSize));
     this.position = { page, pages };
     this.pageSize.value = String(pageSize);
     const first = (page - 1) * pageSize;
-    this.range.textContent = shown
-      ? `${formatNumber(first + 1)}–${formatNumber(first + shown)}${count === null ? "" : ` of ${formatNumber(count)}`}`
-      : "";
+    const last = first + shown;
+    let total = "";
+    // "of about 10,000" under rows 10,026–10,050 would contradict itself: then say nothing.
+    if (count !== null && exact) total = ` of ${formatNumber(count)}`;
+    else if (count !== null && roughTotal(count, last) !== null) {
+      total = ` of about ${formatNumber(roughTotal(count, last))}`;
+    }
+    this.range.textContent = shown ? `${formatNumber(first + 1)}–${formatNumber(last)}${total}` : "";
     this.current.textContent = pages ? `Page ${formatNumber(page)} of ${formatNumber(pages)}` : `Page ${formatNumber(page)}`;
     this.buttons.first.disabled = !hasPrevious;
     this.buttons.previous.disabled = !hasPrevious;
     this.buttons.next.disabled = !hasNext;
+    this.buttons.last.hidden = count !== null && !exact;
     this.buttons.last.disabled = !hasNext || !pages;
   }
 }

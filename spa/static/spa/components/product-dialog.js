@@ -19,8 +19,13 @@ function fieldTemplate({ id, name, label, control, hint }) {
     </div>`;
 }
 
-/** Open the dialog; resolves with the saved product, or undefined when cancelled. */
-export function openProductDialog({ product = null } = {}) {
+/**
+ * Open the dialog; resolves with the saved product, or undefined when cancelled.
+ * `returnFocus` is openDialog's: where focus goes if the opener was redrawn meanwhile.
+ */
+export function openProductDialog({ product = null, returnFocus } = {}) {
+  // A copy: the list behind the dialog may reload and replace its products while it is open.
+  product = product && { ...product };
   const editing = Boolean(product);
   const prefix = uniqueId("product");
   const titleId = `${prefix}-title`;
@@ -62,6 +67,7 @@ export function openProductDialog({ product = null } = {}) {
     labelledBy: titleId,
     className: "dialog-form",
     initialFocus: `#${prefix}-sku`,
+    returnFocus,
     setup(dialog, close) {
       const form = dialog.querySelector("form");
       const formError = form.querySelector(".form-error");

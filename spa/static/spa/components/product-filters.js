@@ -71,6 +71,11 @@ class ProductFilters extends HTMLElement {
   focusFirst() {
     this.controls.sku.focus();
   }
+
+  /** Focus the `field` ("sku", "search" or "status"); the first one when not given. */
+  focusField(field) {
+    (this.controls[field] || this.controls.sku).focus();
+  }
 }
 
 customElements.define("product-filters", ProductFilters);

@@ -93,6 +93,17 @@ class ProductTable extends HTMLElement {
       </table>`);
   }
 
+  /** Show `product`'s saved data in its row, if the row is shown (its buttons are redrawn). */
+  showProduct(product) {
+    const index = this.products.findIndex((candidate) => String(candidate.id) === String(product.id));
+    const row = this.querySelector(`tr[data-id="${CSS.escape(String(product.id))}"]`);
+    if (index < 0 || !row) return;
+    this.products[index] = { ...this.products[index], ...product };
+    const holder = document.createElement("tbody");
+    render(holder, rowTemplate(this.products[index]));
+    row.replaceWith(holder.firstElementChild);
+  }
+
   /** Show `product`'s switch as `active`; `busy` disables it while the change is being saved. */
   showActive(product, active, { busy = false } = {}) {
     const button = this.control(product.id, "toggle");

@@ -17,6 +17,25 @@ export function plural(count, singular, pluralForm) {
   return `${formatNumber(count)} ${count === 1 ? singular : pluralForm}`;
 }
 
+/**
+ * `value` to two significant digits (22,341 → 22,000; 950 stays 950), for a number that is only
+ * an estimate: shown to the last digit it would look exact.
+ */
+export function roughly(value) {
+  if (!Number.isFinite(value) || Math.abs(value) < 100) return value;
+  const step = 10 ** (Math.floor(Math.log10(Math.abs(value))) - 1);
+  return Math.round(value / step) * step;
+}
+
+/**
+ * An estimated total, rounded as people should read it, or null when it tells no more than the
+ * `seen` rows already do (the server never reports fewer than it has shown, plus one).
+ */
+export function roughTotal(estimate, seen) {
+  const rounded = roughly(estimate);
+  return estimate > seen + 1 && rounded > seen ? rounded : null;
+}
+
 export function formatRate(value) {
   return value === null || value === undefined ? "–" : `${integer.format(Math.round(value))} rows/s`;
 }

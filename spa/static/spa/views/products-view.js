@@ -13,7 +13,7 @@ import { openProductDialog } from "../components/product-dialog.js";
 import { confirmDialog } from "../components/dialogs.js";
 import { notify } from "../components/notices.js";
 import { api, describeError, withQuery, ApiError, isSessionError } from "../lib/api.js";
-import { formatNumber } from "../lib/format.js";
+import { formatNumber, roughTotal } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 import { currentLocation, setQuery } from "../lib/router.js";
 import { user } from "../lib/session.js";
@@ -41,6 +41,23 @@ function queryFromState(state) {
     search: state.search,
     status: state.status !== "all" ? state.status : "",
   };
+}
+
+/**
+ * The count line: "1 product", "2 products match", and for an estimate "about 22,000 products
+ * match" — or, when the estimate is below the `seen` rows already shown, "more than N".
+ */
+function countText({ count, exact }, { filtered, seen }) {
+  if (typeof count !== "number") return "";
+  if (exact === false) {
+    const about = roughTotal(count, seen);
+    return about !== null
+      ? `about ${formatNumber(about)} products match`
+      : `more than ${formatNumber(seen)} products match`;
+  }
+  const noun = count === 1 ? "product" : "products";
+  if (!filtered) return `${formatNumber(count)} ${noun}`;
+  return `${formatNumber(count)} ${noun} ${count === 1 ? "matches" : "match"}`;
 }
 
 function apiUrl(state) {
@@ -71,10 +88,13 @@ class ProductsView extends HTMLElement {
         </div>
       </header>
       <product-filters></product-filters>
+      <p class="list-status" role="status" data-ref="status"></p>
       <product-table></product-table>
       <pagination-nav label="Pages of products"></pagination-nav>
     </section>`);
     this.count = this.querySelector("[data-ref=count]");
+    this.status = this.querySelector("[data-ref=status]");
+    this.sequence = 0;
     this.filters = this.querySelector("product-filters");
     this.table = this.querySelector("product-table");
     this.pagination = this.querySelector("pagination-nav");
@@ -125,21 +145,29 @@ class ProductsView extends HTMLElement {
     this.load();
   }
 
-  /** Fetch and show the current page, then focus `focus` ({id, action}) if given. */
+  /**
+   * Fetch and show the current page, then focus `focus` ({id, action}) if given.
+   *
+   * Only the newest request's answer is shown: a newer load aborts the older request, and a
+   * sequence number stops an answer that was already read when the abort came. Until the
+   * answer is in, the rows and the count shown stay those of the previous answer, together.
+   */
   async load({ focus = null } = {}) {
     if (this.controller) this.controller.abort();
     const controller = new AbortController();
     this.controller = controller;
-    this.table.busy = true;
-    if (!this.data) this.table.showLoading();
+    this.sequence += 1;
+    const sequence = this.sequence;
+    const superseded = () => sequence !== this.sequence || controller.signal.aborted;
+    this.showBusy(true);
     try {
       const data = await api.get(apiUrl(this.state), { signal: controller.signal });
-      if (controller.signal.aborted) return;
+      if (superseded()) return;
       this.data = data;
       this.showData();
       if (focus) this.restoreFocus(focus);
     } catch (error) {
-      if (error.name === "AbortError" || controller.signal.aborted) return;
+      if (error.name === "AbortError" || superseded()) return;
       if (error instanceof ApiError && error.status === 404 && this.state.page > 1) {
         // The page no longer exists (products were deleted meanwhile): show the first one.
         this.update({ page: 1 }, { replace: true });
@@ -151,8 +179,16 @@ class ProductsView extends HTMLElement {
       this.table.showError(`Couldn't load the products. ${describeError(error)}`);
       this.showPagination();
     } finally {
-      if (this.controller === controller) this.table.busy = false;
+      if (sequence === this.sequence) this.showBusy(false);
     }
+  }
+
+  /** While a request is out the table is busy and a status line says so. */
+  showBusy(busy) {
+    this.table.busy = busy;
+    // Before the first answer the table itself says "Loading products…".
+    if (busy && !this.data) this.table.showLoading();
+    this.status.textContent = busy && this.data ? (this.hasFilters() ? "Searching…" : "Loading…") : "";
   }
 
   /** After a redraw keyboard users stay where they were: on the same control, or near it. */
@@ -165,10 +201,9 @@ class ProductsView extends HTMLElement {
   }
 
   showData() {
-    const { count, results } = this.data;
-    this.count.textContent = typeof count === "number"
-      ? `${formatNumber(count)} ${count === 1 ? "product" : "products"}${this.hasFilters() ? " match" : ""}`
-      : "";
+    const { count, count_exact: exact, results } = this.data;
+    const seen = (this.state.page - 1) * this.state.pageSize + results.length;
+    this.count.textContent = countText({ count, exact }, { filtered: this.hasFilters(), seen });
     this.table.showProducts(results, { page: this.state.page, filtered: this.hasFilters() });
     this.showPagination();
   }
@@ -180,6 +215,7 @@ class ProductsView extends HTMLElement {
       page,
       pageSize,
       count: data && typeof data.count === "number" ? data.count : null,
+      exact: !data || data.count_exact !== false,
       shown: data ? data.results.length : 0,
       // Before the first answer (or after a failed one) only the page number says what is before.
       hasPrevious: data ? Boolean(data.previous) : page > 1,
@@ -204,16 +240,30 @@ class ProductsView extends HTMLElement {
     }
   }
 
+  /**
+   * Where focus goes when a dialog closes and the button that opened it was redrawn by a reload
+   * meanwhile: the same button of the same product if it is still shown, else the search field.
+   */
+  returnFocusTo({ id = null, action = null } = {}) {
+    return () => {
+      if (!this.table.focusControl(id, action)) this.filters.focusField(this.lastTypedField);
+    };
+  }
+
   async createProduct() {
-    const saved = await openProductDialog();
+    const saved = await openProductDialog({ returnFocus: this.returnFocusTo() });
     if (!saved) return;
     notify(`Created ${saved.sku}.`, { kind: "success" });
     this.load({ focus: { id: saved.id, action: "edit" } });
   }
 
   async edit(product) {
-    const saved = await openProductDialog({ product });
+    const saved = await openProductDialog({ product, returnFocus: this.returnFocusTo({ id: product.id, action: "edit" }) });
     if (!saved) return;
+    // The row shows what was saved at once, so nothing (the delete confirmation included) offers
+    // the product's old data while the page reloads.
+    this.table.showProduct(saved);
+    this.table.focusControl(saved.id, "edit");
     notify(`Saved ${saved.sku}.`, { kind: "success" });
     this.load({ focus: { id: saved.id, action: "edit" } });
   }
@@ -224,6 +274,7 @@ class ProductsView extends HTMLElement {
       message: `${product.sku} — ${product.name} will be deleted. This cannot be undone.`,
       confirmLabel: "Delete product",
       danger: true,
+      returnFocus: this.returnFocusTo({ id: product.id, action: "delete" }),
     });
     if (!confirmed) return;
     try {
@@ -241,6 +292,7 @@ class ProductsView extends HTMLElement {
       message: "Are you sure? This cannot be undone.",
       confirmLabel: "Delete all products",
       danger: true,
+      returnFocus: this.returnFocusTo(),
     });
     if (!confirmed) return;
     try {
