@@ -112,20 +112,20 @@ class ImportList extends HTMLElement {
   rowTemplate(job) {
     const percent = Math.round(job.progress || 0);
     return html`<tr data-job="${job.id}">
-        <td class="cell-file" data-label="Import">
+        <td class="cell-file">
           <a href="/imports/${job.id}/"><span class="visually-hidden">Import </span><span
             class="import-number">#${job.id}</span> <span class="import-file">${job.filename}</span></a>
         </td>
-        <td class="cell-started" data-label="Started"><time datetime="${job.created_at}" title="${formatDateTime(job.created_at)}">${formatRelative(job.created_at)}</time></td>
-        <td class="cell-outcome" data-label="Outcome" data-ref="outcome">${outcomeTemplate(job)}</td>
-        <td class="cell-progress" data-label="Progress">
+        <td class="cell-started"><time datetime="${job.created_at}" title="${formatDateTime(job.created_at)}">${formatRelative(job.created_at)}</time></td>
+        <td class="cell-outcome" data-ref="outcome">${outcomeTemplate(job)}</td>
+        <td class="cell-progress">
           <div class="progress progress-small" role="progressbar" aria-label="Progress of import #${job.id}"
             aria-valuemin="0" aria-valuemax="100" aria-valuenow="${percent}" data-status="${job.status}">
             <div class="progress-fill"></div>
           </div>
           <span class="progress-small-text" data-ref="percent">${percent}%</span>
         </td>
-        <td class="cell-rows" data-label="Rows" data-ref="rows">${rowsText(job)}</td>
+        <td class="cell-rows" data-ref="rows">${rowsText(job)}</td>
       </tr>`;
   }
 

@@ -13,18 +13,18 @@ import { html, render } from "../lib/html.js";
 
 function rowTemplate(product) {
   return html`<tr data-id="${product.id}">
-      <td class="cell-sku" data-label="SKU"><code>${product.sku}</code></td>
-      <td class="cell-name" data-label="Name">${product.name}</td>
-      <td class="col-description" data-label="Description"><span class="clamp" title="${product.description}">${product.description}</span></td>
-      <td class="cell-active" data-label="Active">
+      <td class="cell-sku"><code>${product.sku}</code></td>
+      <td class="cell-name">${product.name}</td>
+      <td class="col-description"><span class="clamp" title="${product.description}">${product.description}</span></td>
+      <td class="cell-active">
         <button type="button" class="switch" role="switch" data-action="toggle"
           aria-checked="${product.is_active ? "true" : "false"}" aria-label="Active: ${product.sku}">
           <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
           <span class="switch-text" aria-hidden="true">${product.is_active ? "Active" : "Inactive"}</span>
         </button>
       </td>
-      <td class="col-updated" data-label="Updated"><time datetime="${product.updated_at}">${formatDateTime(product.updated_at)}</time></td>
-      <td class="cell-actions" data-label="Actions">
+      <td class="col-updated"><time datetime="${product.updated_at}">${formatDateTime(product.updated_at)}</time></td>
+      <td class="cell-actions">
         <button type="button" class="button button-small" data-action="edit" aria-label="Edit ${product.sku}">Edit</button>
         <button type="button" class="button button-small button-danger-outline" data-action="delete" aria-label="Delete ${product.sku}">Delete</button>
       </td>
