@@ -191,6 +191,12 @@ def test_on_a_phone_each_product_is_a_card_and_a_page_is_about_two_screens(shop,
             )
         if index:
             assert top >= boxes[index - 1]["row"][3] - 1
+    # Still a table to screen readers: Chromium's own accessibility tree (not Playwright's reading
+    # of the markup) keeps a row per product and the headers of the four columns a phone shows
+    # (description and last change are hidden there, headers and cells alike).
+    cdp = page.context.new_cdp_session(page)
+    roles = [node.get("role", {}).get("value") for node in cdp.send("Accessibility.getFullAXTree")["nodes"]]
+    assert roles.count("row") == 26 and roles.count("columnheader") == 4, sorted(set(roles))
     # The long SKU wraps, at its hyphens, inside its card.
     sku = page.get_by_text("WAREHOUSE-NORTH-AISLE-12-SHELF-4-BIN-0007")
     page.get_by_label("SKU", exact=True).fill("warehouse")
