@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # process $PORT). `release` is a one-off: honcho would stop everything when it exits.
 PROCESSES := $(shell sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile | grep -vx release)
 
-.PHONY: install run serve test test-fast lint bench clean
+.PHONY: install run serve test test-fast lint bench clean screenshots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: install
 ## The suite without the slow end-to-end tests, for a quick check while working
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## Refresh the README's screenshots (docs/screenshots/) from the browser tests
+screenshots: install
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_layout.py -k readme_screenshots $(PYTEST_ARGS)
 
 ## Import benchmark (1M rows by default: ROWS=...)
 bench: install

@@ -8,6 +8,7 @@ Playwright never downloads a browser here: the tests launch /usr/bin/chromium, w
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ CHROMIUM_ARGS = [
 IMPORT_MAX_STORED_ERRORS = 150
 IMPORT_CHUNK_SIZE = "200"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "wonderland-42"
 
 
@@ -107,13 +109,19 @@ def staff(django_user_model, transactional_db):
 
 
 @pytest.fixture
-def snap() -> Callable[[Page, str], Path]:
-    """Save a screenshot of the page as a test artifact (test-artifacts/browser/<name>.png)."""
+def snap() -> Callable[..., Path]:
+    """Save a screenshot of the page as a test artifact (test-artifacts/browser/<name>.png).
+
+    ``readme=True`` marks a screenshot the README shows: with ``UPDATE_SCREENSHOTS=1`` in the
+    environment it is also written to docs/screenshots/<name>.png (``make screenshots``).
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def save(page: Page, name: str, *, full_page: bool = True) -> Path:
+    def save(page: Page, name: str, *, full_page: bool = True, readme: bool = False) -> Path:
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
+        if readme and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            shutil.copyfile(path, README_SCREENSHOTS / f"{name}.png")
         return path
 
     return save

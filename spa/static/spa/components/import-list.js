@@ -1,17 +1,41 @@
 /**
- * <import-list>: the past imports, newest first, with each one's status; the ones still
- * running update live over their event streams while the list is on screen.
+ * <import-list>: the past imports, newest first. Each shows what tells two runs of the same file
+ * apart: its number (`#123`, the job's id), when it started, its outcome (with the reason of a
+ * failure) and its row counts. The ones still running update live over their event streams
+ * while the list is on screen. On a phone each import is a card (app.css).
  */
 
 import { statusBadge } from "./import-progress.js";
 import { api, describeError, isSessionError, withQuery } from "../lib/api.js";
-import { formatNumber, formatDateTime, formatRelative } from "../lib/format.js";
+import { formatNumber, formatDateTime, formatRelative, plural } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 import { isFinished, watchJob } from "../lib/job-stream.js";
 
 const PAGE_SIZE = 10;
 // Enough live rows for anyone's concurrent imports, without one stream per row of history.
 const MAX_LIVE = 5;
+
+/** The status badge, and for a failed import the reason, which is what the user needs next. */
+function outcomeTemplate(job) {
+  return html`${statusBadge(job.status)}${job.status === "failed" && job.message
+    && html`<span class="import-reason">${job.message}</span>`}`;
+}
+
+/**
+ * "4,000 rows: 3,990 created · 10 skipped"; while running "1,200 of 4,000 rows". Only the counts
+ * that are not zero, so two runs of one file differ where they differ (the second run of a file
+ * creates nothing and leaves every row unchanged).
+ */
+function rowsText(job) {
+  const total = job.processed_rows !== job.total_rows && job.total_rows
+    ? `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, "row", "rows")}`
+    : plural(job.processed_rows, "row", "rows");
+  const counts = [
+    [job.created, "created"], [job.updated, "updated"], [job.unchanged, "unchanged"],
+    [job.superseded, "superseded"], [job.skipped, "skipped"],
+  ].filter(([count]) => count).map(([count, what]) => `${formatNumber(count)} ${what}`);
+  return counts.length ? `${total}: ${counts.join(" · ")}` : total;
+}
 
 class ImportList extends HTMLElement {
   connectedCallback() {
@@ -60,15 +84,15 @@ class ImportList extends HTMLElement {
         <table class="table imports-table">
           <caption class="visually-hidden">Past imports</caption>
           <thead><tr>
-            <th scope="col">File</th><th scope="col">Started</th><th scope="col">Status</th>
-            <th scope="col">Progress</th><th scope="col" class="col-rows">Rows</th>
+            <th scope="col">Import</th><th scope="col">Started</th><th scope="col">Outcome</th>
+            <th scope="col">Progress</th><th scope="col">Rows</th>
           </tr></thead>
           <tbody>${jobs.map((job) => this.rowTemplate(job))}</tbody>
         </table>
       </div>
       <nav class="pagination pagination-compact" aria-label="Pages of imports">
         <button type="button" class="button button-small" data-page="-1" ${this.data.previous ? "" : "disabled"}>‹ Newer</button>
-        <span class="muted">${formatNumber(this.data.count)} ${this.data.count === 1 ? "import" : "imports"}</span>
+        <span class="muted">${plural(this.data.count, "import", "imports")}</span>
         <button type="button" class="button button-small" data-page="1" ${this.data.next ? "" : "disabled"}>Older ›</button>
       </nav>`);
     // Widths are set through the CSSOM, not a style="" attribute in the markup, which the
@@ -88,24 +112,21 @@ class ImportList extends HTMLElement {
   rowTemplate(job) {
     const percent = Math.round(job.progress || 0);
     return html`<tr data-job="${job.id}">
-        <td class="cell-file"><a href="/imports/${job.id}/">${job.filename || `Import #${job.id}`}</a></td>
-        <td><time datetime="${job.created_at}" title="${formatDateTime(job.created_at)}">${formatRelative(job.created_at)}</time></td>
-        <td data-ref="status">${statusBadge(job.status)}</td>
-        <td>
-          <div class="progress progress-small" role="progressbar" aria-label="Progress of ${job.filename}"
+        <td class="cell-file">
+          <a href="/imports/${job.id}/"><span class="visually-hidden">Import </span><span
+            class="import-number">#${job.id}</span> <span class="import-file">${job.filename}</span></a>
+        </td>
+        <td class="cell-started"><time datetime="${job.created_at}" title="${formatDateTime(job.created_at)}">${formatRelative(job.created_at)}</time></td>
+        <td class="cell-outcome" data-ref="outcome">${outcomeTemplate(job)}</td>
+        <td class="cell-progress">
+          <div class="progress progress-small" role="progressbar" aria-label="Progress of import #${job.id}"
             aria-valuemin="0" aria-valuemax="100" aria-valuenow="${percent}" data-status="${job.status}">
             <div class="progress-fill"></div>
           </div>
           <span class="progress-small-text" data-ref="percent">${percent}%</span>
         </td>
-        <td class="col-rows" data-ref="rows">${this.rowsText(job)}</td>
+        <td class="cell-rows" data-ref="rows">${rowsText(job)}</td>
       </tr>`;
-  }
-
-  rowsText(job) {
-    const parts = [`${formatNumber(job.processed_rows)}${job.total_rows ? ` / ${formatNumber(job.total_rows)}` : ""}`];
-    if (job.skipped) parts.push(`${formatNumber(job.skipped)} errors`);
-    return parts.join(" · ");
   }
 
   setFill(row, job) {
@@ -116,13 +137,13 @@ class ImportList extends HTMLElement {
     const row = this.querySelector(`tr[data-job="${job.id}"]`);
     if (!row) return;
     const percent = Math.round(job.progress || 0);
-    render(row.querySelector("[data-ref=status]"), statusBadge(job.status));
+    render(row.querySelector("[data-ref=outcome]"), outcomeTemplate(job));
     const bar = row.querySelector("[role=progressbar]");
     bar.setAttribute("aria-valuenow", String(percent));
     bar.dataset.status = job.status;
     this.setFill(row, job);
     row.querySelector("[data-ref=percent]").textContent = `${percent}%`;
-    row.querySelector("[data-ref=rows]").textContent = this.rowsText(job);
+    row.querySelector("[data-ref=rows]").textContent = rowsText(job);
   }
 }
 

@@ -10,7 +10,7 @@
 
 import { notify } from "./notices.js";
 import { api, describeError, isSessionError } from "../lib/api.js";
-import { formatBytes, formatDateTime, formatNumber, formatRate } from "../lib/format.js";
+import { formatBytes, formatDateTime, formatNumber, formatRate, plural } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 import { isFinished, watchJob } from "../lib/job-stream.js";
 
@@ -30,9 +30,10 @@ function shorten(value, max = 40) {
 
 function downloadLabel(job, more) {
   if (job.stored_errors !== undefined && job.stored_errors < job.skipped) {
-    return `the first ${formatNumber(job.stored_errors)} row errors`;
+    return `the first ${plural(job.stored_errors, "row error", "row errors")}`;
   }
-  return more ? `all ${formatNumber(job.skipped)} row errors` : "the row errors";
+  if (!more) return job.skipped === 1 ? "the row error" : "the row errors";
+  return `all ${plural(job.skipped, "row error", "row errors")}`;
 }
 
 export function statusBadge(status) {
@@ -155,8 +156,8 @@ class ImportProgress extends HTMLElement {
     refs.bar.querySelector(".progress-fill").style.width = `${percent}%`;
     refs.percent.textContent = `${percent}%`;
     refs.rows.textContent = job.total_rows === null || job.total_rows === undefined
-      ? `${formatNumber(job.processed_rows)} rows processed`
-      : `${formatNumber(job.processed_rows)} of ${formatNumber(job.total_rows)} rows`;
+      ? `${plural(job.processed_rows, "row", "rows")} processed`
+      : `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, "row", "rows")}`;
     refs.rate.textContent = job.rows_per_second ? `· ${formatRate(job.rows_per_second)}` : "";
     refs.created.textContent = formatNumber(job.created);
     refs.updated.textContent = formatNumber(job.updated);
@@ -202,7 +203,7 @@ class ImportProgress extends HTMLElement {
     // A server from before stored_errors existed stored every error.
     const notStored = job.stored_errors === undefined ? 0 : job.skipped - job.stored_errors;
     render(this.refs.errors, html`<section class="row-errors" aria-labelledby="row-errors-${job.id}">
-        <h3 id="row-errors-${job.id}">${formatNumber(job.skipped)} ${job.skipped === 1 ? "row was" : "rows were"} skipped</h3>
+        <h3 id="row-errors-${job.id}">${plural(job.skipped, "row was", "rows were")} skipped</h3>
         <div class="table-wrap">
           <table class="table table-compact">
             <thead><tr><th scope="col">Line</th><th scope="col">SKU</th><th scope="col">Reason</th></tr></thead>
@@ -214,8 +215,8 @@ class ImportProgress extends HTMLElement {
         ${job.errors_url && html`<p><a href="${job.errors_url}" download="import-${job.id}-errors.csv">
           Download ${downloadLabel(job, more)} (CSV)</a></p>`}
         ${notStored > 0 && html`<p class="row-errors-cut">The list is cut: only the first
-          ${formatNumber(job.stored_errors)} row errors are kept, and ${formatNumber(notStored)} more
-          ${notStored === 1 ? "was" : "were"} counted but not stored.</p>`}
+          ${plural(job.stored_errors, "row error is", "row errors are")} kept, and
+          ${plural(notStored, "more was", "more were")} counted but not stored.</p>`}
       </section>`);
   }
 

@@ -16,7 +16,7 @@ function rowTemplate(product) {
       <td class="cell-sku"><code>${product.sku}</code></td>
       <td class="cell-name">${product.name}</td>
       <td class="col-description"><span class="clamp" title="${product.description}">${product.description}</span></td>
-      <td>
+      <td class="cell-active">
         <button type="button" class="switch" role="switch" data-action="toggle"
           aria-checked="${product.is_active ? "true" : "false"}" aria-label="Active: ${product.sku}">
           <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>

@@ -9,6 +9,15 @@ export function formatNumber(value) {
 }
 
 /**
+ * A count with its noun in the right number: `plural(1, "row", "rows")` is "1 row",
+ * `plural(1200, "row was", "rows were")` is "1,200 rows were". English has two forms, so two
+ * strings; the number is formatted like every other count (`formatNumber`).
+ */
+export function plural(count, singular, pluralForm) {
+  return `${formatNumber(count)} ${count === 1 ? singular : pluralForm}`;
+}
+
+/**
  * `value` to two significant digits (22,341 → 22,000; 950 stays 950), for a number that is only
  * an estimate: shown to the last digit it would look exact.
  */
