@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -75,6 +78,21 @@ def test_pages_and_page_size_are_in_the_url_so_back_and_reload_work(catalogue, s
     page.reload()
     expect(page.get_by_text("11–20 of 32")).to_be_visible()
     expect(page.get_by_label("Rows per page")).to_have_value("10")
+
+
+def test_download_csv_exports_what_the_filters_select(catalogue, staff_page: Page):
+    page = staff_page
+    page.get_by_label("Status").select_option("inactive")
+    page.get_by_label("Name or description").fill("shoe")
+    expect(page.get_by_text("6 products match")).to_be_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CSV").click()
+    download = download_info.value
+    assert re.fullmatch(r"products-\d{8}-\d{6}\.csv", download.suggested_filename)
+    rows_ = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert rows_[0] == ["sku", "name", "description", "is_active", "created_at", "updated_at"]
+    assert [row[0] for row in rows_[1:]] == [f"SHOE-{index:03d}" for index in (5, 10, 15, 20, 25, 30)]
+    assert {row[3] for row in rows_[1:]} == {"false"}
 
 
 def test_toggle_active_inline_saves_at_once(catalogue, staff_page: Page):

@@ -13,7 +13,7 @@ import { openProductDialog } from "../components/product-dialog.js";
 import { confirmDialog } from "../components/dialogs.js";
 import { notify } from "../components/notices.js";
 import { api, describeError, withQuery, ApiError, isSessionError } from "../lib/api.js";
-import { formatNumber, roughTotal } from "../lib/format.js";
+import { formatNumber, plural, roughTotal } from "../lib/format.js";
 import { html, render } from "../lib/html.js";
 import { currentLocation, setQuery } from "../lib/router.js";
 import { user } from "../lib/session.js";
@@ -70,6 +70,15 @@ function apiUrl(state) {
   });
 }
 
+/** The export of what the list shows: the same filters, every page (the server streams it). */
+function exportUrl(state) {
+  return withQuery("/api/products/export/", {
+    sku: state.sku,
+    search: state.search,
+    is_active: state.status === "all" ? "" : String(state.status === "active"),
+  });
+}
+
 class ProductsView extends HTMLElement {
   connectedCallback() {
     this.state = stateFromQuery(currentLocation().query);
@@ -83,6 +92,7 @@ class ProductsView extends HTMLElement {
           <p class="view-subtitle" data-ref="count" aria-live="polite">Loading products…</p>
         </div>
         <div class="view-actions">
+          <a class="button" data-ref="export" href="${exportUrl(this.state)}" download>Download CSV</a>
           <button type="button" class="button button-primary" data-action="create">New product</button>
           ${staff && html`<button type="button" class="button button-danger-outline" data-action="delete-all">Delete all…</button>`}
         </div>
@@ -92,6 +102,7 @@ class ProductsView extends HTMLElement {
       <product-table></product-table>
       <pagination-nav label="Pages of products"></pagination-nav>
     </section>`);
+    this.exportLink = this.querySelector("[data-ref=export]");
     this.count = this.querySelector("[data-ref=count]");
     this.status = this.querySelector("[data-ref=status]");
     this.sequence = 0;
@@ -153,6 +164,7 @@ class ProductsView extends HTMLElement {
    * answer is in, the rows and the count shown stay those of the previous answer, together.
    */
   async load({ focus = null } = {}) {
+    this.exportLink.href = exportUrl(this.state);
     if (this.controller) this.controller.abort();
     const controller = new AbortController();
     this.controller = controller;
@@ -298,7 +310,7 @@ class ProductsView extends HTMLElement {
     try {
       const result = await api.post("/api/products/bulk-delete/", { confirm: true });
       const deleted = result && typeof result.deleted === "number" ? result.deleted : null;
-      notify(deleted === null ? "All products were deleted." : `Deleted all ${formatNumber(deleted)} products.`,
+      notify(deleted === null ? "All products were deleted." : `Deleted all ${plural(deleted, "product", "products")}.`,
         { kind: "success" });
       this.update({ page: 1 }, { replace: true });
     } catch (error) {
