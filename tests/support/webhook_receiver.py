@@ -62,10 +62,9 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
-                    receiver._requests.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
-                    )
+                    receiver._requests.append(Received(self.path, headers, body, time.time()))
                 answer = receiver._answer(self.path)
                 if answer == "hang":
                     time.sleep(receiver.hang_seconds)

@@ -89,13 +89,15 @@ def create_product(staff, sku: str) -> dict:
 def test_every_event_type_is_delivered_once_and_signed(staff, user, worker, receiver):
     webhook = hook(receiver, "/all", events=SUBSCRIBABLE_EVENTS)
     product = create_product(staff, "HOOK-1")
-    assert staff.patch(f"/api/products/{product['id']}/", {"name": "Renamed"}, format="json").status_code == 200
+    renamed = staff.patch(f"/api/products/{product['id']}/", {"name": "Renamed"}, format="json")
+    assert renamed.status_code == 200
     assert staff.delete(f"/api/products/{product['id']}/").status_code == 204
     # An import of three rows is one import.completed, never a product.* event per row.
     import_job_create(owner=user, file=ContentFile(b"sku,name\nI-1,One\nI-2,Two\nI-3,Three\n"),
                       filename="three.csv")
     wait_until(lambda: len(receiver.received("/all")) >= 4, what="import.completed", timeout=60)
-    import_job_create(owner=user, file=ContentFile((BAD_FILES / "image.csv").read_bytes()), filename="image.csv")
+    not_a_csv = ContentFile((BAD_FILES / "image.csv").read_bytes())
+    import_job_create(owner=user, file=not_a_csv, filename="image.csv")
     wait_until(lambda: len(receiver.received("/all")) >= 5, what="import.failed", timeout=60)
     cleared = staff.post("/api/products/bulk-delete/", {"confirm": True}, format="json")
     assert cleared.status_code == 200 and cleared.json() == {"deleted": 3}
@@ -150,11 +152,12 @@ def test_failed_attempts_are_retried_with_the_same_id_until_one_succeeds(staff, 
 def test_a_webhook_that_keeps_failing_is_turned_off_and_then_sent_nothing(staff, worker, receiver):
     receiver.script("/down", then=500)
     down = hook(receiver, "/down")
-    off = hook(receiver, "/off", is_active=False)
-    control = hook(receiver, "/control")
+    hook(receiver, "/off", is_active=False)
+    hook(receiver, "/control")
     for n in range(3):
         create_product(staff, f"DOWN-{n}")
-    wait_until(lambda: not Webhook.objects.get(pk=down.pk).is_active, what="the webhook turned off", timeout=60)
+    wait_until(lambda: not Webhook.objects.get(pk=down.pk).is_active, what="the webhook turned off",
+               timeout=60)
     shown = staff.get(f"/api/webhooks/{down.pk}/").json()
     assert shown["is_active"] is False
     assert "3 events in a row" in shown["disabled_reason"] and "HTTP 500" in shown["disabled_reason"]
