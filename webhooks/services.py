@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -169,9 +169,11 @@ def webhook_message_send(*, message_id: int, attempt: int) -> AttemptOutcome:
     The attempt is claimed by a compare-and-set on the message's attempt count, so a task
     delivered twice sends once. A disabled or deleted webhook is not sent to.
     """
-    claimed = WebhookMessage.objects.filter(
-        pk=message_id, status=MessageStatus.PENDING, attempts=attempt - 1
-    ).update(attempts=attempt, updated_at=timezone.now())
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        claimed = WebhookMessage.objects.filter(
+            pk=message_id, status=MessageStatus.PENDING, attempts=attempt - 1
+        ).update(attempts=attempt, updated_at=timezone.now())
     if not claimed:
         return AttemptOutcome(sent=False)
     message = WebhookMessage.objects.select_related("webhook").get(pk=message_id)
@@ -183,6 +185,7 @@ def webhook_message_send(*, message_id: int, attempt: int) -> AttemptOutcome:
     retry = result.retryable and attempt < settings.WEBHOOKS_MAX_ATTEMPTS
     # The delivery row and the message's new state in one commit.
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         _record(webhook=webhook, event_id=message.event_id, event_type=message.event_type,
                 payload=json.loads(message.body), attempt=attempt, result=result)
         if result.succeeded:
@@ -195,6 +198,19 @@ def webhook_message_send(*, message_id: int, attempt: int) -> AttemptOutcome:
     if retry:
         return AttemptOutcome(sent=True, retry_in=retry_delay(attempt=attempt))
     return AttemptOutcome(sent=True)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let this transaction's commit return before its WAL reaches the disk.
+
+    Waiting for the disk was half of each delivery's time here (two commits, ~7 ms each). What a
+    PostgreSQL crash (not a worker's) could lose is the last fraction of a second of claims and
+    delivery rows: at worst an attempt is sent again, with the same ``webhook-id`` that receivers
+    deduplicate on, and a log row is missing. The messages themselves (``webhook_event_fan_out``)
+    keep the durable default, so no event is lost.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _finish(message: WebhookMessage, status: str) -> None:
