@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from standardwebhooks import Webhook as Signer
 
-from webhooks.ssrf import Target, UnsafeURL, resolve_target
+from webhooks.ssrf import Target, UnresolvedHost, UnsafeURL, resolve_target
 
 EXCERPT_CHARS = 500
 USER_AGENT = "product-import-webhooks/1.0"
@@ -95,6 +95,9 @@ def send_signed(*, url: str, secret: str, event_id: str, body: str) -> SendResul
 
     try:
         target = resolve_target(url)
+    except UnresolvedHost as exc:
+        # A DNS failure may pass (and is retried); a refused address will not.
+        return SendResult(status_code=None, duration_ms=elapsed(), error=f"Could not connect: {exc}")
     except UnsafeURL as exc:
         return SendResult(status_code=None, duration_ms=elapsed(), error=f"{REFUSED}{exc}")
     timeout = settings.WEBHOOKS_TIMEOUT_SECONDS

@@ -27,6 +27,10 @@ class UnsafeURL(ValueError):
     """A webhook URL that must not be sent to; the message says why, for the person who typed it."""
 
 
+class UnresolvedHost(UnsafeURL):
+    """The URL's host name has no address now: refused when saved, worth retrying when sending."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a send goes: the URL's parts and the checked address to connect to."""
@@ -87,10 +91,10 @@ def resolve_target(url: str) -> Target:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
-        raise UnsafeURL(f"The host name {host!r} could not be resolved.") from None
+        raise UnresolvedHost(f"The host name {host!r} could not be resolved.") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
-        raise UnsafeURL(f"The host name {host!r} could not be resolved.")
+        raise UnresolvedHost(f"The host name {host!r} could not be resolved.")
     if not settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS:
         for address in addresses:
             kind = _refusal(ipaddress.ip_address(address.split("%", 1)[0]))
