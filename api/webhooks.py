@@ -20,12 +20,28 @@ from webhooks.events import SUBSCRIBABLE_EVENTS
 from webhooks.models import Delivery, Webhook
 
 
+class EventTypesField(serializers.ListField):
+    """A list of event type names whose errors are a flat list of messages, as the error shape has
+    them (DRF keys a list's item errors by index: ``{"events": {"1": [...]}}``)."""
+
+    def run_child_validation(self, data):
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
+            raise serializers.ValidationError([
+                f"Event {int(index) + 1}: {message}"
+                for index, messages in detail.items() for message in messages
+            ]) from None
+
+
 class WebhookSerializer(serializers.ModelSerializer):
     """A webhook as the API shows it: its secret only by its start."""
 
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, max_length=20,
-        help_text="The event types to send: " + ", ".join(SUBSCRIBABLE_EVENTS) + ".",
+    # Names are checked in validate_events, so an unknown one gets one message naming the choices.
+    events = EventTypesField(
+        child=serializers.CharField(max_length=40), allow_empty=False, max_length=20,
+        help_text="The event types to send, at least one of: " + ", ".join(SUBSCRIBABLE_EVENTS) + ".",
     )
     url = serializers.URLField(max_length=2000, help_text="http:// or https:// on a public address.")
     secret_prefix = serializers.CharField(read_only=True, help_text="The start of the signing secret.")
@@ -40,6 +56,14 @@ class WebhookSerializer(serializers.ModelSerializer):
             "id", "secret_prefix", "disabled_reason", "disabled_at", "created_at", "updated_at",
         ]
         extra_kwargs = {"description": {"max_length": 500}}
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        unknown = [event for event in value if event not in SUBSCRIBABLE_EVENTS]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown event type {unknown[0]!r}; choose from {', '.join(SUBSCRIBABLE_EVENTS)}."
+            )
+        return value
 
 
 class WebhookWithSecretSerializer(WebhookSerializer):

@@ -69,10 +69,14 @@ def test_changing_the_url_checks_it_again(staff_client):
     assert Webhook.objects.get().url == HOOK["url"]
 
 
-@pytest.mark.parametrize("events", [[], ["product.exploded"], ["webhook.test"], "product.created"])
+@pytest.mark.parametrize("events", [[], ["product.exploded"], ["webhook.test"], "product.created",
+                                    ["product.created", "x\x00"], [None]])
 def test_events_must_be_a_list_of_known_types(staff_client, events):
     response = staff_client.post("/api/webhooks/", {**HOOK, "events": events}, format="json")
-    assert response.status_code == 400 and "events" in response.json()["errors"]
+    assert response.status_code == 400
+    # The error shape: a list of messages for the field, not messages keyed by list index.
+    messages = response.json()["errors"]["events"]
+    assert isinstance(messages, list) and all(isinstance(m, str) for m in messages), messages
 
 
 def test_turning_a_disabled_webhook_on_clears_why_it_was_off(staff_client):
