@@ -73,7 +73,10 @@ def import_csv(
     # already read, and both must be decided alike.
     observer.counting(progress)
     scan = scan_file(
-        file, layout=layout, encoding=encoding, size_bytes=size_bytes,
+        file,
+        layout=layout,
+        encoding=encoding,
+        size_bytes=size_bytes,
         on_progress=lambda offset: observer.counting(replace(progress, offset=offset)),
     )
     if progress.total_rows is None:
@@ -133,7 +136,11 @@ def _counted(progress: ImportProgress, counts: MergeCounts, *, records: int = 0)
 
 
 def _merge_deferred(
-    progress: ImportProgress, *, deferred: DeferredRows, observer: ImportObserver, batch_rows: int,
+    progress: ImportProgress,
+    *,
+    deferred: DeferredRows,
+    observer: ImportObserver,
+    batch_rows: int,
     sets_active: bool,
 ) -> ImportProgress:
     """Merge the held-back rows: first forget those a later row replaces, then merge the rest."""
@@ -144,7 +151,9 @@ def _merge_deferred(
     observer.chunk_committed(progress)
     while progress.waiting:
         with transaction.atomic():
-            merged, counts = merge_deferred_batch(deferred=deferred, limit=batch_rows, sets_active=sets_active)
+            merged, counts = merge_deferred_batch(
+                deferred=deferred, limit=batch_rows, sets_active=sets_active
+            )
             if not merged:
                 # Cannot happen while rows and counts commit together; stop rather than loop.
                 break

@@ -45,11 +45,11 @@ class StagedRows:
         self.deferred = 0  # rows that wait for the end of the file
         self._pending: list[str] = []
 
-    def add(self, line: int, sku: str, name: str, description: str, is_active: bool | None, deferred: bool) -> None:
-        active = _ACTIVE_TEXT[is_active]
-        self._pending.append(
-            f"{line}\t{_escape(sku)}\t{_escape(name)}\t{_escape(description)}\t{active}\t{'t' if deferred else 'f'}\n"
-        )
+    def add(
+        self, line: int, sku: str, name: str, description: str, is_active: bool | None, deferred: bool
+    ) -> None:
+        flags = f"{_ACTIVE_TEXT[is_active]}\t{'t' if deferred else 'f'}"
+        self._pending.append(f"{line}\t{_escape(sku)}\t{_escape(name)}\t{_escape(description)}\t{flags}\n")
         if deferred:
             self.deferred += 1
         else:
@@ -135,10 +135,10 @@ TRUNCATE importer_staging
 
 # The last row of the chunk wins for each SKU (ORDER BY … line DESC); rows held back go to the
 # deferred table in the same statement. A file without an is_active column leaves an existing
-# product's state alone (the SET and the comparison skip it: ``_ACTIVE_PARTS``), and EXCLUDED
-# cannot tell a NULL apart once coalesced, hence two forms of the statement rather than one. The de-duplication sorts by bytes (COLLATE "C"): equality,
-# and so which rows form a group, is the same as under the database's collation, and byte order
-# sorts a quarter faster than strcoll.
+# product's state alone (the SET and the comparison skip it: ``_ACTIVE_PARTS``); EXCLUDED cannot
+# tell a NULL apart once coalesced, hence two forms of the statement rather than one. The
+# de-duplication sorts by bytes (COLLATE "C"): equality, and so which rows form a group, is the
+# same as under the database's collation, and byte order sorts a quarter faster than strcoll.
 _MERGE = """
 WITH held AS (
     INSERT INTO {deferred} (job_id, line, sku, name, description, is_active)
@@ -217,9 +217,12 @@ def merge_chunk(rows: StagedRows, *, deferred: DeferredRows, sets_active: bool =
         cursor.execute(_PREPARE_STAGING)
         # cursor.copy() is psycopg's own and bypasses Django's error translation: wrap it, so a
         # connection lost mid-COPY raises django.db.OperationalError like every other query.
-        with connection.wrap_database_errors, cursor.copy(
-            "COPY importer_staging (line, sku, name, description, is_active, deferred) FROM STDIN"
-        ) as copy:
+        with (
+            connection.wrap_database_errors,
+            cursor.copy(
+                "COPY importer_staging (line, sku, name, description, is_active, deferred) FROM STDIN"
+            ) as copy,
+        ):
             copy.write(rows.data)
         return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active)
 

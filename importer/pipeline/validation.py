@@ -20,8 +20,20 @@ Row = tuple[int, str, str, str, bool | None]
 # What an ``is_active`` cell may say, in any letter case and spacing: the words of other systems'
 # exports as well as this product's own export (true/false).
 ACTIVE_VALUES = {
-    "true": True, "yes": True, "1": True, "active": True, "published": True, "y": True, "t": True,
-    "false": False, "no": False, "0": False, "inactive": False, "draft": False, "n": False, "f": False,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "active": True,
+    "published": True,
+    "y": True,
+    "t": True,
+    "false": False,
+    "no": False,
+    "0": False,
+    "inactive": False,
+    "draft": False,
+    "n": False,
+    "f": False,
 }
 
 
@@ -67,7 +79,9 @@ def validate_record(record: Record, layout: CsvLayout, description_limit: int) -
     else:
         shown = fields[layout.is_active_index].strip()[:40]
         said = f"'{shown}'" if shown else "empty"
-        reason = f"is_active is {said}; use true or false (also yes/no, 1/0, active/inactive, published/draft)"
+        reason = (
+            f"is_active is {said}; use true or false (also yes/no, 1/0, active/inactive, published/draft)"
+        )
     return RowError(line, sku[:SKU_MAX_LENGTH], reason)
 
 
