@@ -118,6 +118,7 @@ TABLE: list[Row] = [
     row("GET", "api/docs/", "/api/docs/", 302, 200, 200, 200),
     row("GET", "api/products/", "/api/products/", *signed_in(200)),
     row("POST", "api/products/", "/api/products/", *signed_in(201), data=PRODUCT),
+    row("GET", "api/products/export/", "/api/products/export/", *signed_in(200)),
     row("GET", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200)),
     row("PUT", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200), data=PRODUCT),
     row("PATCH", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200),
