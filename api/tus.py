@@ -286,6 +286,7 @@ class UploadDetailView(TusView):
             204: OpenApiResponse(description="Stored; Upload-Offset is the new offset."),
             409: OpenApiResponse(description="Upload-Offset is not the upload's current offset."),
             410: OpenApiResponse(description="The upload expired."),
+            411: OpenApiResponse(description="The part was sent without a Content-Length header."),
             413: OpenApiResponse(description="The part is above TUS_MAX_CHUNK_SIZE or past Upload-Length."),
         },
     )

@@ -129,6 +129,7 @@ class DeferredRow(models.Model):
     sku = models.TextField()
     name = models.TextField()
     description = models.TextField()
+    is_active = models.BooleanField(null=True)  # None: the file has no is_active column
 
     def __str__(self) -> str:
         return f"import {self.job_id} line {self.line}: {self.sku}"

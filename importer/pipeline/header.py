@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 REQUIRED_COLUMNS = ("sku", "name")
-OPTIONAL_COLUMNS = ("description",)
+OPTIONAL_COLUMNS = ("description", "is_active")
 SNIFF_BYTES = 64 * 1024
 # The bounds that keep reading linear in the file's size and bounded in memory, whatever the file.
 # A header is a few hundred bytes (a shop system's export with fifty columns, about 2 KB): one
@@ -92,6 +92,9 @@ class CsvLayout:
     sku_index: int
     name_index: int
     description_index: int | None
+    # Present: each row says whether its product is active (validation.ACTIVE_VALUES). Absent: a
+    # new product is active and an existing one keeps its state.
+    is_active_index: int | None
     field_count: int
     data_offset: int
     data_line: int
@@ -281,6 +284,7 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
         sku_index=names.index("sku"),
         name_index=names.index("name"),
         description_index=names.index("description") if "description" in names else None,
+        is_active_index=names.index("is_active") if "is_active" in names else None,
         field_count=len(names),
         data_offset=offset,
         data_line=line,

@@ -73,7 +73,10 @@ def import_csv(
     # already read, and both must be decided alike.
     observer.counting(progress)
     scan = scan_file(
-        file, layout=layout, encoding=encoding, size_bytes=size_bytes,
+        file,
+        layout=layout,
+        encoding=encoding,
+        size_bytes=size_bytes,
         on_progress=lambda offset: observer.counting(replace(progress, offset=offset)),
     )
     if progress.total_rows is None:
@@ -85,13 +88,15 @@ def import_csv(
     size = ChunkSize(chunk_size)
     chunks = chunks_of(records, layout=layout, repeated=scan.repeated, size=size)
 
+    sets_active = layout.is_active_index is not None
+
     def still_reading() -> None:
         observer.reading(progress)  # the progress of the last committed chunk
 
     for chunk in read_ahead(chunks, on_wait=still_reading, on_stop=records.stop):
         began = time.monotonic()
         with transaction.atomic():
-            counts = merge_chunk(chunk.rows, deferred=deferred)
+            counts = merge_chunk(chunk.rows, deferred=deferred, sets_active=sets_active)
             progress = _counted(progress, counts, records=chunk.record_count).with_errors(chunk.errors)
             progress = replace(progress, offset=chunk.end_offset, line=chunk.end_line)
             observer.chunk_written(progress, chunk.errors)
@@ -100,7 +105,9 @@ def import_csv(
 
     progress = replace(progress, offset=max(progress.offset, size_bytes))
     if progress.waiting:
-        progress = _merge_deferred(progress, deferred=deferred, observer=observer, batch_rows=size.limit)
+        progress = _merge_deferred(
+            progress, deferred=deferred, observer=observer, batch_rows=size.limit, sets_active=sets_active
+        )
     return ImportResult(
         progress=replace(progress, total_rows=progress.processed_rows),
         seconds=time.monotonic() - started_at,
@@ -129,7 +136,12 @@ def _counted(progress: ImportProgress, counts: MergeCounts, *, records: int = 0)
 
 
 def _merge_deferred(
-    progress: ImportProgress, *, deferred: DeferredRows, observer: ImportObserver, batch_rows: int
+    progress: ImportProgress,
+    *,
+    deferred: DeferredRows,
+    observer: ImportObserver,
+    batch_rows: int,
+    sets_active: bool,
 ) -> ImportProgress:
     """Merge the held-back rows: first forget those a later row replaces, then merge the rest."""
     with transaction.atomic():
@@ -139,7 +151,9 @@ def _merge_deferred(
     observer.chunk_committed(progress)
     while progress.waiting:
         with transaction.atomic():
-            merged, counts = merge_deferred_batch(deferred=deferred, limit=batch_rows)
+            merged, counts = merge_deferred_batch(
+                deferred=deferred, limit=batch_rows, sets_active=sets_active
+            )
             if not merged:
                 # Cannot happen while rows and counts commit together; stop rather than loop.
                 break

@@ -28,6 +28,10 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _ENCODE_BATCH = 1024
 
 
+# is_active in COPY text: NULL when the file has no is_active column.
+_ACTIVE_TEXT = {True: "t", False: "f", None: "\\N"}
+
+
 def _escape(value: str) -> str:
     return value.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE(value) else value
 
@@ -41,10 +45,11 @@ class StagedRows:
         self.deferred = 0  # rows that wait for the end of the file
         self._pending: list[str] = []
 
-    def add(self, line: int, sku: str, name: str, description: str, deferred: bool) -> None:
-        self._pending.append(
-            f"{line}\t{_escape(sku)}\t{_escape(name)}\t{_escape(description)}\t{'t' if deferred else 'f'}\n"
-        )
+    def add(
+        self, line: int, sku: str, name: str, description: str, is_active: bool | None, deferred: bool
+    ) -> None:
+        flags = f"{_ACTIVE_TEXT[is_active]}\t{'t' if deferred else 'f'}"
+        self._pending.append(f"{line}\t{_escape(sku)}\t{_escape(name)}\t{_escape(description)}\t{flags}\n")
         if deferred:
             self.deferred += 1
         else:
@@ -122,36 +127,40 @@ CREATE TEMPORARY TABLE IF NOT EXISTS importer_staging (
     sku text NOT NULL,
     name text NOT NULL,
     description text NOT NULL,
+    is_active boolean,
     deferred boolean NOT NULL
 );
 TRUNCATE importer_staging
 """
 
 # The last row of the chunk wins for each SKU (ORDER BY … line DESC); rows held back go to the
-# deferred table in the same statement. The de-duplication sorts by bytes (COLLATE "C"): equality,
-# and so which rows form a group, is the same as under the database's collation, and byte order
-# sorts a quarter faster than strcoll.
+# deferred table in the same statement. A file without an is_active column leaves an existing
+# product's state alone (the SET and the comparison skip it: ``_ACTIVE_PARTS``); EXCLUDED cannot
+# tell a NULL apart once coalesced, hence two forms of the statement rather than one. The
+# de-duplication sorts by bytes (COLLATE "C"): equality, and so which rows form a group, is the
+# same as under the database's collation, and byte order sorts a quarter faster than strcoll.
 _MERGE = """
 WITH held AS (
-    INSERT INTO {deferred} (job_id, line, sku, name, description)
-    SELECT %(job_id)s, s.line, s.sku, s.name, s.description FROM importer_staging s WHERE s.deferred
+    INSERT INTO {deferred} (job_id, line, sku, name, description, is_active)
+    SELECT %(job_id)s, s.line, s.sku, s.name, s.description, s.is_active
+    FROM importer_staging s WHERE s.deferred
     RETURNING 1
 ), latest AS MATERIALIZED (
-    SELECT DISTINCT ON (lower(s.sku) COLLATE "C") s.sku, s.name, s.description
+    SELECT DISTINCT ON (lower(s.sku) COLLATE "C") s.sku, s.name, s.description, s.is_active
     FROM importer_staging s
     WHERE NOT s.deferred
     ORDER BY lower(s.sku) COLLATE "C", s.line DESC
 ), merged AS (
     INSERT INTO catalog_product AS p (sku, name, description, is_active, created_at, updated_at)
-    SELECT latest.sku, latest.name, latest.description, true, now(), now()
+    SELECT latest.sku, latest.name, latest.description, coalesce(latest.is_active, true), now(), now()
     FROM latest
     ON CONFLICT ((lower(sku))) DO UPDATE
         SET sku = EXCLUDED.sku,
             name = EXCLUDED.name,
-            description = EXCLUDED.description,
+            description = EXCLUDED.description,{set_active}
             updated_at = EXCLUDED.updated_at
-        WHERE (p.sku, p.name, p.description)
-              IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.name, EXCLUDED.description)
+        WHERE (p.sku, p.name, p.description{stored_active})
+              IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.name, EXCLUDED.description{new_active})
     RETURNING (xmax = 0) AS inserted
 )
 SELECT (SELECT count(*) FROM held),
@@ -179,14 +188,24 @@ WITH batch AS (
     WHERE d.job_id = %(job_id)s AND d.line IN (
         SELECT line FROM {deferred} WHERE job_id = %(job_id)s ORDER BY line LIMIT %(limit)s
     )
-    RETURNING d.line, d.sku, d.name, d.description
+    RETURNING d.line, d.sku, d.name, d.description, d.is_active
 )
-INSERT INTO importer_staging (line, sku, name, description, deferred)
-SELECT line, sku, name, description, false FROM batch
+INSERT INTO importer_staging (line, sku, name, description, is_active, deferred)
+SELECT line, sku, name, description, is_active, false FROM batch
 """
 
 
-def merge_chunk(rows: StagedRows, *, deferred: DeferredRows) -> MergeCounts:
+_ACTIVE_PARTS = {
+    False: {"set_active": "", "stored_active": "", "new_active": ""},
+    True: {
+        "set_active": "\n            is_active = EXCLUDED.is_active,",
+        "stored_active": ", p.is_active",
+        "new_active": ", EXCLUDED.is_active",
+    },
+}
+
+
+def merge_chunk(rows: StagedRows, *, deferred: DeferredRows, sets_active: bool = False) -> MergeCounts:
     """Upsert a chunk's rows into the catalogue and move its repeated-SKU rows aside.
 
     Must run inside a transaction. The counts cover the rows merged now; the deferred ones are
@@ -198,11 +217,14 @@ def merge_chunk(rows: StagedRows, *, deferred: DeferredRows) -> MergeCounts:
         cursor.execute(_PREPARE_STAGING)
         # cursor.copy() is psycopg's own and bypasses Django's error translation: wrap it, so a
         # connection lost mid-COPY raises django.db.OperationalError like every other query.
-        with connection.wrap_database_errors, cursor.copy(
-            "COPY importer_staging (line, sku, name, description, deferred) FROM STDIN"
-        ) as copy:
+        with (
+            connection.wrap_database_errors,
+            cursor.copy(
+                "COPY importer_staging (line, sku, name, description, is_active, deferred) FROM STDIN"
+            ) as copy,
+        ):
             copy.write(rows.data)
-        return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged)
+        return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active)
 
 
 def drop_superseded_deferred(*, deferred: DeferredRows) -> int:
@@ -212,7 +234,9 @@ def drop_superseded_deferred(*, deferred: DeferredRows) -> int:
         return cursor.rowcount
 
 
-def merge_deferred_batch(*, deferred: DeferredRows, limit: int) -> tuple[int, MergeCounts]:
+def merge_deferred_batch(
+    *, deferred: DeferredRows, limit: int, sets_active: bool = False
+) -> tuple[int, MergeCounts]:
     """Merge up to ``limit`` deferred rows (after ``drop_superseded_deferred``); return how many
     were merged and what they did. Must run inside a transaction."""
     with connection.cursor() as cursor:
@@ -224,12 +248,13 @@ def merge_deferred_batch(*, deferred: DeferredRows, limit: int) -> tuple[int, Me
         moved = cursor.rowcount
         if not moved:
             return 0, MergeCounts()
-        return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved)
+        return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved, sets_active=sets_active)
 
 
-def _merge_staged(cursor, *, deferred: DeferredRows, merged_rows: int) -> MergeCounts:
+def _merge_staged(cursor, *, deferred: DeferredRows, merged_rows: int, sets_active: bool) -> MergeCounts:
     lock_catalog_for_write()
-    cursor.execute(_MERGE.format(deferred=deferred.table), {"job_id": deferred.job_id})
+    sql = _MERGE.format(deferred=deferred.table, **_ACTIVE_PARTS[sets_active])
+    cursor.execute(sql, {"job_id": deferred.job_id})
     _held, distinct, created, changed = cursor.fetchone()
     unchanged = distinct - created - changed
     return MergeCounts(

@@ -12,9 +12,29 @@ from importer.pipeline.header import CsvLayout
 from importer.pipeline.records import Record
 from importer.pipeline.results import RowError
 
-# A valid product row: ``(line, sku, name, description)``, its first line in the file and its
-# cleaned values (a plain tuple for the reason given for ``Record``).
-Row = tuple[int, str, str, str]
+# A valid product row: ``(line, sku, name, description, is_active)``, its first line in the file
+# and its cleaned values (a plain tuple for the reason given for ``Record``); ``is_active`` is None
+# when the file has no such column.
+Row = tuple[int, str, str, str, bool | None]
+
+# What an ``is_active`` cell may say, in any letter case and spacing: the words of other systems'
+# exports as well as this product's own export (true/false).
+ACTIVE_VALUES = {
+    "true": True,
+    "yes": True,
+    "1": True,
+    "active": True,
+    "published": True,
+    "y": True,
+    "t": True,
+    "false": False,
+    "no": False,
+    "0": False,
+    "inactive": False,
+    "draft": False,
+    "n": False,
+    "f": False,
+}
 
 
 def validate_record(record: Record, layout: CsvLayout, description_limit: int) -> Row | RowError | None:
@@ -52,8 +72,16 @@ def validate_record(record: Record, layout: CsvLayout, description_limit: int) -
         reason = f"name is longer than {NAME_MAX_LENGTH} characters ({len(name)})"
     elif len(description) > description_limit:
         reason = f"description is longer than {description_limit:,} characters ({len(description):,})"
+    elif layout.is_active_index is None:
+        return line, sku, name, description, None
+    elif (active := ACTIVE_VALUES.get(fields[layout.is_active_index].strip().lower())) is not None:
+        return line, sku, name, description, active
     else:
-        return line, sku, name, description
+        shown = fields[layout.is_active_index].strip()[:40]
+        said = f"'{shown}'" if shown else "empty"
+        reason = (
+            f"is_active is {said}; use true or false (also yes/no, 1/0, active/inactive, published/draft)"
+        )
     return RowError(line, sku[:SKU_MAX_LENGTH], reason)
 
 

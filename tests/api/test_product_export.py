@@ -54,8 +54,9 @@ def test_every_matching_product_in_the_lists_order_with_its_columns(alice_client
 
 
 def test_an_export_imports_back_exactly(alice_client, staff_client):
-    for sku, name, description in AWKWARD:
-        Product.objects.create(sku=sku, name=name, description=description)
+    for index, (sku, name, description) in enumerate(AWKWARD):
+        Product.objects.create(sku=sku, name=name, description=description, is_active=index % 2 == 0)
+    before = sorted(Product.objects.values_list("sku", "name", "description", "is_active"))
     body = b"".join(alice_client.get("/api/products/export/").streaming_content)
 
     assert (
@@ -66,7 +67,7 @@ def test_an_export_imports_back_exactly(alice_client, staff_client):
 
     job = ImportJob.objects.get(pk=started.json()["id"])
     assert (job.status, job.created_rows, job.skipped_rows) == ("completed", len(AWKWARD), 0), job.message
-    assert sorted(Product.objects.values_list("sku", "name", "description")) == sorted(AWKWARD)
+    assert sorted(Product.objects.values_list("sku", "name", "description", "is_active")) == before
 
 
 def test_excel_safe_neutralises_formula_like_cells(alice_client):

@@ -52,10 +52,10 @@ def test_the_command_writes_what_the_api_exports_and_it_imports_back(tmp_path, u
     imported = manage("import_products", str(out))
     assert imported.returncode == 0, imported.stderr
     assert sorted(
-        Product.objects.filter(sku__startswith="CMD").values_list("sku", "name", "description")
+        Product.objects.filter(sku__startswith="CMD").values_list("sku", "name", "description", "is_active")
     ) == [
-        ("CMD-1", 'Lamp, "quoted"', "two\nlines"),
-        ("CMD-2", "Lamp 2", ""),
+        ("CMD-1", 'Lamp, "quoted"', "two\nlines", True),
+        ("CMD-2", "Lamp 2", "", False),
     ]
 
 

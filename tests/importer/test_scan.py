@@ -25,7 +25,7 @@ from tests.support.catalogue import pg_lower
 
 
 def _layout(data_offset: int = 0) -> CsvLayout:
-    return CsvLayout(sku_index=0, name_index=1, description_index=None, field_count=2,
+    return CsvLayout(sku_index=0, name_index=1, description_index=None, is_active_index=None, field_count=2,
                      data_offset=data_offset, data_line=1)
 
 

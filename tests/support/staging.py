@@ -11,7 +11,7 @@ def merge_rows(rows: Iterable[tuple[int, str, str, str]]) -> MergeCounts:
     """Upsert ``rows`` of (line, sku, name, description) as one chunk; call inside a transaction."""
     staged = StagedRows()
     for line, sku, name, description in rows:
-        staged.add(line, sku, name, description, False)
+        staged.add(line, sku, name, description, None, False)
     deferred = DeferredRows()
     deferred.prepare(fresh=True)
     return merge_chunk(staged.seal(), deferred=deferred)
