@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Product
 from webhooks.models import Delivery, Webhook
+
+# What PATCH /api/products/{id}/ costs with webhooks: the same with 1 and with 40.
+EDIT_QUERIES = 6
 
 HOOK = {"url": "https://93.184.216.34/hooks", "description": "ERP", "events": ["product.created"],
         "is_active": True}
@@ -112,3 +120,39 @@ def test_plain_users_are_refused(alice_client, anonymous):
     assert alice_client.get("/api/webhooks/").status_code == 403
     assert alice_client.post("/api/webhooks/", HOOK, format="json").status_code == 403
     assert anonymous.get("/api/webhooks/").status_code == 401
+
+
+def _queued_tasks(connection, queue: str) -> list[str]:
+    return [json.loads(raw)["headers"]["task"] for raw in connection.lrange(queue, 0, -1)]
+
+
+@pytest.mark.parametrize("webhooks", [1, 40])
+def test_an_edit_does_the_same_work_with_1_or_40_webhooks(
+    staff_client, task_queue, django_capture_on_commit_callbacks, webhooks
+):
+    connection, queue = task_queue
+    product = Product.objects.create(sku="EDIT-1", name="Before")
+    for n in range(webhooks):
+        Webhook.objects.create(url=f"https://93.184.216.34/{n}", events=["product.updated"],
+                               secret="whsec_MTIz")
+    with CaptureQueriesContext(db_connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.patch(f"/api/products/{product.pk}/", {"name": "After"}, format="json")
+    assert response.status_code == 200
+    # One task for the event, whatever the number of webhooks: the worker fans it out.
+    assert _queued_tasks(connection, queue) == ["webhooks.dispatch_event"]
+    # The token, the product, its update (in a savepoint), the EXISTS: no query per webhook.
+    assert len(queries) == EDIT_QUERIES, [q["sql"] for q in queries]
+
+
+def test_no_task_is_queued_when_no_enabled_webhook_wants_the_event(
+    staff_client, task_queue, django_capture_on_commit_callbacks
+):
+    connection, queue = task_queue
+    product = Product.objects.create(sku="EDIT-2", name="Before")
+    Webhook.objects.create(url="https://93.184.216.34/a", events=["product.created"], secret="whsec_MTIz")
+    Webhook.objects.create(url="https://93.184.216.34/b", events=["product.updated"], secret="whsec_MTIz",
+                           is_active=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.patch(f"/api/products/{product.pk}/", {"name": "After"},
+                                  format="json").status_code == 200
+    assert _queued_tasks(connection, queue) == []
