@@ -19,7 +19,7 @@ const FIELDS = ["url", "description", "events", "is_active"];
 export function openWebhookDialog({ webhook = null, returnFocus } = {}) {
   webhook = webhook && { ...webhook, events: [...(webhook.events || [])] };
   const editing = Boolean(webhook);
-  const prefix = uniqueId("webhook");
+  const prefix = uniqueId("webhook-form");
   const titleId = `${prefix}-title`;
   const values = webhook || { url: "", description: "", events: EVENT_TYPES.map(({ type }) => type), is_active: true };
   const chosen = new Set(values.events);

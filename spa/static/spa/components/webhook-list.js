@@ -116,7 +116,7 @@ class WebhookList extends HTMLElement {
   }
 
   cardTemplate(webhook) {
-    const id = `webhook-${webhook.id}`;
+    const id = `webhook-card-${webhook.id}`;
     const name = webhookName(webhook);
     const reason = disabledReason(webhook);
     const test = this.testResults.get(String(webhook.id));
