@@ -33,6 +33,7 @@ class ApiRootView(APIRootView):
     api_root_dict = {
         "products": "product-list",
         "imports": "import-list",
+        "webhooks": "webhook-list",
         "uploads": "tus-upload-create",
         "me": "auth-me",
         "token": "auth-token",

@@ -9,12 +9,14 @@ from api.events import ImportJobEventsView
 from api.imports import ImportJobViewSet
 from api.products import ProductViewSet
 from api.root import ApiDocsView, ApiNotFoundView, ApiRootView
+from api.webhooks import WebhookViewSet
 
 app_name = "api"
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
 router.register("imports", ImportJobViewSet, basename="import")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns: list = [
     path("", ApiRootView.as_view(), name="root"),

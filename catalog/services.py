@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from catalog import signals
 from catalog.models import Product
 
 SKU_CONSTRAINT = "catalog_product_sku_ci_unique"
@@ -38,9 +39,16 @@ def _save(product: Product) -> Product:
     return product
 
 
+def _send_on_commit(signal, **kwargs) -> None:
+    # After commit, so listeners (webhooks) never hear of a change that was rolled back.
+    transaction.on_commit(lambda: signal.send(sender=Product, **kwargs))
+
+
 def product_create(*, sku: str, name: str, description: str = "", is_active: bool = True) -> Product:
     """Add a product; raise ValidationError on ``sku`` if the SKU exists in any letter case."""
-    return _save(Product(sku=sku, name=name, description=description, is_active=is_active))
+    product = _save(Product(sku=sku, name=name, description=description, is_active=is_active))
+    _send_on_commit(signals.product_created, product=product)
+    return product
 
 
 def product_update(
@@ -56,12 +64,16 @@ def product_update(
     for field, value in changes.items():
         if value is not None:
             setattr(product, field, value)
-    return _save(product)
+    _save(product)
+    _send_on_commit(signals.product_updated, product=product)
+    return product
 
 
 def product_delete(*, product: Product) -> None:
     """Remove one product."""
+    product_id, sku = product.pk, product.sku
     product.delete()
+    _send_on_commit(signals.product_deleted, product_id=product_id, sku=sku)
 
 
 def products_delete_all() -> int:
@@ -71,4 +83,5 @@ def products_delete_all() -> int:
     (see ``importer.bulk_delete.products_bulk_delete``).
     """
     deleted, _ = Product.objects.all().delete()
+    _send_on_commit(signals.catalogue_cleared, deleted=deleted)
     return deleted

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from importer import signals
 from importer.events import import_job_publish_on_commit
 from importer.locks import check_lock_session, job_lock, lock_session
 from importer.models import DeferredRow, ImportJob
@@ -151,18 +152,27 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
         if not done:
             job.refresh_from_db()
         import_job_publish_on_commit(job)
+        if done:
+            _send_finished_on_commit(job)
 
 
 def _finish_failed(job: ImportJob, message: str) -> None:
     with transaction.atomic():
         if job.processed_rows:
             message += f" Before it stopped, {job_summary(job)}"
-        transition(
+        failed = transition(
             job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING),
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
         )
         DeferredRows(job_id=job.pk).discard()
         import_job_publish_on_commit(job)
+        if failed:
+            _send_finished_on_commit(job)
+
+
+def _send_finished_on_commit(job: ImportJob) -> None:
+    # Once, by whoever made the transition, and only after it committed (listeners: webhooks).
+    transaction.on_commit(lambda: signals.import_finished.send(sender=ImportJob, job=job))
 
 
 def import_job_fail(*, job_id: int, reason: str) -> None:

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "project",
     "catalog",
     "importer",
+    "webhooks",
     "api",
     "spa",
 ]
@@ -265,6 +266,22 @@ IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 7)
 # Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that
 # JSON from the worker and does not know the API's URLs.
 IMPORT_JOB_LINKS = "api.links.import_job_links"
+
+# --- Webhooks (webhooks/) -------------------------------------------------------------------------
+# Webhook URLs whose host resolves to a loopback, private, link-local, multicast, reserved or
+# unspecified address are refused when saved and when sent (webhooks/ssrf.py). Only for local
+# development and tests, where the receiver is on 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", False)
+# One attempt waits at most this long for the connection and for each read of the answer.
+WEBHOOKS_TIMEOUT_SECONDS = float(env_str("WEBHOOKS_TIMEOUT_SECONDS", "10"))
+# Attempts per event (the first included), on connection errors, timeouts, 429 and 5xx; attempt
+# n+1 waits BASE x FACTOR^(n-1) seconds, +-25 % jitter: ~30 s, 2 min, 8 min, 32 min, 2 h 8 min.
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 6)
+WEBHOOKS_RETRY_BASE_SECONDS = float(env_str("WEBHOOKS_RETRY_BASE_SECONDS", "30"))
+WEBHOOKS_RETRY_FACTOR = float(env_str("WEBHOOKS_RETRY_FACTOR", "4"))
+# A webhook is turned off (with the reason shown) once this many events in a row could not be
+# delivered after all their attempts. 0 never turns one off.
+WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 3)
 
 # --- Auth / i18n --------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,6 +9,8 @@ a row fails ``test_the_table_covers_every_route_and_method``. Each cell runs in 
 with the same world (one product, alice's pending import job, alice's started upload), and a
 refused request must leave that world exactly as it was.
 
+Webhooks are staff only: everyone else gets 403 (anonymous 401), whichever webhook they name.
+
 Products have no owner: the catalogue is shared, so every signed-in user may read and edit any
 product; only deleting *all* products is staff-only (issue 4).
 """
@@ -32,6 +34,8 @@ from importer.models import ImportJob, Upload
 from importer.services import import_job_create
 from importer.uploads import upload_create
 from tests.support.clients import token_client
+from webhooks.models import Webhook
+from webhooks.services import webhook_secret_generate
 
 ROLES = ("anonymous", "owner", "other", "staff")
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -83,6 +87,9 @@ def csv_file() -> SimpleUploadedFile:
 
 
 PRODUCT = {"sku": "NEW-1", "name": "New product", "description": "", "is_active": True}
+# A public address literal: saving it needs no DNS, and nothing is sent to it by these rows.
+WEBHOOK = {"url": "https://93.184.216.34/hooks", "events": ["product.created"], "description": "ERP",
+           "is_active": True}
 PART = dict(data=b"0123456789", format=None, headers={**TUS, "Upload-Offset": "0",
                                                       "Content-Type": "application/offset+octet-stream"})
 
@@ -118,6 +125,7 @@ TABLE: list[Row] = [
     row("GET", "api/docs/", "/api/docs/", 302, 200, 200, 200),
     row("GET", "api/products/", "/api/products/", *signed_in(200)),
     row("POST", "api/products/", "/api/products/", *signed_in(201), data=PRODUCT),
+    row("GET", "api/products/export/", "/api/products/export/", *signed_in(200)),
     row("GET", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200)),
     row("PUT", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200), data=PRODUCT),
     row("PATCH", "api/products/<pk>/", "/api/products/{product}/", *signed_in(200),
@@ -130,6 +138,19 @@ TABLE: list[Row] = [
     # Staff get past the permission check to the business rule: alice's pending import makes it 409.
     row("POST", "api/products/bulk-delete/", "/api/products/bulk-delete/", 401, 403, 403, 409,
         data={"confirm": True}),
+    row("GET", "api/webhooks/", "/api/webhooks/", 401, 403, 403, 200),
+    row("POST", "api/webhooks/", "/api/webhooks/", 401, 403, 403, 201, data=WEBHOOK),
+    row("GET", "api/webhooks/<pk>/", "/api/webhooks/{webhook}/", 401, 403, 403, 200),
+    row("PUT", "api/webhooks/<pk>/", "/api/webhooks/{webhook}/", 401, 403, 403, 200, data=WEBHOOK),
+    row("PATCH", "api/webhooks/<pk>/", "/api/webhooks/{webhook}/", 401, 403, 403, 200,
+        data={"is_active": False}),
+    row("DELETE", "api/webhooks/<pk>/", "/api/webhooks/{webhook}/", 401, 403, 403, 204),
+    # The world's webhook is on 127.0.0.1, so staff's test send is refused there and then (an
+    # answer with an "error", 200), with nothing sent.
+    row("POST", "api/webhooks/<pk>/test/", "/api/webhooks/{webhook}/test/", 401, 403, 403, 200),
+    row("GET", "api/webhooks/<pk>/deliveries/", "/api/webhooks/{webhook}/deliveries/", 401, 403, 403, 200),
+    row("POST", "api/webhooks/<pk>/rotate-secret/", "/api/webhooks/{webhook}/rotate-secret/",
+        401, 403, 403, 200),
     # The admin site (one row for all its routes): staff only, others are sent to its login page.
     row("GET", "admin/", "/admin/", 302, 302, 302, 200),
     # --- Owner or staff (another user's job is 404) ------------------------------------------------
@@ -221,6 +242,7 @@ class World:
     product: Product
     job: ImportJob
     upload: Upload
+    webhook: Webhook
     clients: dict[str, APIClient]
 
     def snapshot(self) -> tuple:
@@ -230,6 +252,7 @@ class World:
             sorted(ImportJob.objects.values_list("pk", "status")),
             sorted(Upload.objects.values_list("pk", "offset")),
             sorted(Token.objects.values_list("user_id", "key")),
+            sorted(Webhook.objects.values_list("pk", "url", "events", "is_active", "secret")),
         )
 
 
@@ -244,16 +267,19 @@ def world(db, user, other_user, staff_user) -> World:
     product = Product.objects.create(sku="SKU-1", name="A product")
     job = import_job_create(owner=user, file=csv_file(), filename="products.csv")
     upload = upload_create(owner=user, length=10, filename="products.csv")
+    webhook = Webhook.objects.create(url="http://127.0.0.1:9/hooks", events=["product.created"],
+                                     secret=webhook_secret_generate())
     clients = {"anonymous": APIClient()}
     for role, account in (("owner", user), ("other", other_user), ("staff", staff_user)):
         client = token_client(account)
         client.force_login(account)  # only the admin site reads the session
         clients[role] = client
-    return World(product=product, job=job, upload=upload, clients=clients)
+    return World(product=product, job=job, upload=upload, webhook=webhook, clients=clients)
 
 
 def send(world: World, case: Row, role: str):
-    path = case.path.format(product=world.product.pk, job=world.job.pk, upload=world.upload.id.hex)
+    path = case.path.format(product=world.product.pk, job=world.job.pk, upload=world.upload.id.hex,
+                            webhook=world.webhook.pk)
     client = world.clients[role]
     data = {"file": csv_file()} if case.data == "file" else case.data
     headers = dict(case.headers)

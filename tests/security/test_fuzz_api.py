@@ -34,6 +34,8 @@ from catalog.models import Product
 from importer.services import import_job_create
 from importer.uploads import upload_create
 from tests.support.processes import running_daphne
+from webhooks.models import Webhook
+from webhooks.services import webhook_secret_generate
 
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -63,7 +65,11 @@ def existing(staff_token) -> dict[str, str]:
         owner=staff_token, file=ContentFile(b"sku,name\nA-1,One\n", name="f.csv"), filename="f.csv"
     )
     upload = upload_create(owner=staff_token, length=64, filename="fuzz.csv")
-    return {"/api/products/": product.pk, "/api/imports/": job.pk, "/api/uploads/": upload.id.hex}
+    # On 127.0.0.1 with private networks refused: a fuzzed test send is refused, nothing is sent.
+    webhook = Webhook.objects.create(url="http://127.0.0.1:9/fuzz", events=["product.created"],
+                                     secret=webhook_secret_generate())
+    return {"/api/products/": product.pk, "/api/imports/": job.pk, "/api/uploads/": upload.id.hex,
+            "/api/webhooks/": webhook.pk}
 
 
 def aim_at_existing(case, existing: dict) -> None:
