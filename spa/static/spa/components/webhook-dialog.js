@@ -37,7 +37,7 @@ export function openWebhookDialog({ webhook = null, returnFocus } = {}) {
       </div>
       <div class="field" data-field="description">
         <label for="${prefix}-description">Description</label>
-        <input id="${prefix}-description" name="description" maxlength="255" autocomplete="off"
+        <input id="${prefix}-description" name="description" maxlength="500" autocomplete="off"
           aria-describedby="${prefix}-description-error" value="${values.description}">
         <p class="field-error" id="${prefix}-description-error" hidden></p>
       </div>

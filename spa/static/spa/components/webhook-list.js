@@ -41,7 +41,7 @@ function statusTemplate(delivery) {
   if (delivery.status_code === null || delivery.status_code === undefined) {
     return html`<span class="badge badge-failed">${delivery.error ? "Error" : "Pending"}</span>`;
   }
-  const ok = delivery.status_code >= 200 && delivery.status_code < 300;
+  const ok = delivery.succeeded ?? (delivery.status_code >= 200 && delivery.status_code < 300);
   return html`<span class="badge ${ok ? "badge-completed" : "badge-failed"}">${delivery.status_code}</span>`;
 }
 
@@ -77,7 +77,7 @@ function deliveriesTemplate(webhook, state) {
 }
 
 function eventsTemplate(events) {
-  if (!events || !events.length) return html`<p class="muted">No events chosen: nothing but tests is sent.</p>`;
+  if (!events || !events.length) return html`<p class="muted">No events chosen.</p>`;
   return html`<p class="webhook-events-label">${plural(events.length, "event", "events")}:</p>
     <ul class="event-list">${events.map((type) => html`<li title="${type}">${EVENT_LABELS.get(type) || type}</li>`)}</ul>`;
 }
