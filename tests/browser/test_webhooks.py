@@ -72,8 +72,9 @@ def test_staff_add_a_webhook_see_its_secret_once_test_it_disable_and_delete_it(
     audit.assert_clean()
     webhook = Webhook.objects.get()
     assert secret.startswith("whsec_") and secret == webhook.secret
-    assert webhook.events == sorted(["product.created", "product.updated", "product.deleted",
-                                     "import.completed", "import.failed"])
+    assert webhook.events == sorted(
+        ["product.created", "product.updated", "product.deleted", "import.completed", "import.failed"]
+    )
     shown.get_by_role("button", name="I have copied it").click()
     expect(shown).to_be_hidden()
 
@@ -88,7 +89,9 @@ def test_staff_add_a_webhook_see_its_secret_once_test_it_disable_and_delete_it(
     # Test: the receiver's status code and the time, in the card's live region, within seconds.
     hook.get_by_role("button", name="Test ERP sync").click()
     result = hook.get_by_role("status").filter(has_text="Test")
-    expect(result).to_have_text(re.compile(rf"^Test delivered: HTTP {RECEIVER_STATUS} in \d+ ms$"), timeout=8_000)
+    expect(result).to_have_text(
+        re.compile(rf"^Test delivered: HTTP {RECEIVER_STATUS} in \d+ ms$"), timeout=8_000
+    )
     [request] = receiver.received("/hook")
     SignatureCheck(secret).verify(request.body, request.headers)
     assert json.loads(request.body)["type"] == "webhook.test"
@@ -101,7 +104,9 @@ def test_staff_add_a_webhook_see_its_secret_once_test_it_disable_and_delete_it(
 
     # Regenerate: confirmed first, then the new secret once.
     hook.get_by_role("button", name="Regenerate the secret of ERP sync").click()
-    page.get_by_role("dialog", name="Regenerate the secret?").get_by_role("button", name="Regenerate secret").click()
+    page.get_by_role("dialog", name="Regenerate the secret?").get_by_role(
+        "button", name="Regenerate secret"
+    ).click()
     renewed = page.get_by_role("dialog", name="New secret: copy it")
     new_secret = renewed.get_by_label("Signing secret").input_value()
     webhook.refresh_from_db()
@@ -162,10 +167,18 @@ def disabled_webhook(transactional_db) -> Webhook:
         disabled_reason="Disabled after 3 events failed in a row (last: HTTP 503).",
     )
     common = {"webhook": webhook, "event_type": "import.completed", "payload": {}}
-    Delivery.objects.create(**common, event_id="msg_1", attempt=1, status_code=200, duration_ms=48,
-                            response_excerpt="ok", succeeded=True)
-    Delivery.objects.create(**common, event_id="msg_2", attempt=6, duration_ms=10_000,
-                            error="No answer within 10 s.")
+    Delivery.objects.create(
+        **common,
+        event_id="msg_1",
+        attempt=1,
+        status_code=200,
+        duration_ms=48,
+        response_excerpt="ok",
+        succeeded=True,
+    )
+    Delivery.objects.create(
+        **common, event_id="msg_2", attempt=6, duration_ms=10_000, error="No answer within 10 s."
+    )
     return webhook
 
 
@@ -192,7 +205,8 @@ def test_webhook_screen_and_dialogs_are_accessible_and_fit_a_phone(
     # Nothing wider than the window: the long URL wraps inside its card.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     audit("webhooks")
-    snap(page, f"webhooks-{viewport['width']}", readme=viewport["width"] > 800)
+    laptop = viewport["width"] > 800
+    snap(page, "webhooks" if laptop else "webhooks-phone", readme=laptop)
 
     hook.get_by_role("button", name="Edit Stock sync for the warehouse").click()
     dialog = page.get_by_role("dialog", name="Edit webhook")
