@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -132,14 +132,12 @@ def webhook_event_fan_out(*, event: dict) -> list[int]:
     sends once (``webhook_message_send``).
     """
     body = json.dumps(event_body(event), separators=(",", ":"))
-    for webhook in webhooks_subscribed(event_type=event["type"]):
-        try:
-            with transaction.atomic():
-                WebhookMessage.objects.create(
-                    webhook=webhook, event_id=event["id"], event_type=event["type"], body=body,
-                )
-        except IntegrityError:
-            continue
+    # One INSERT … ON CONFLICT DO NOTHING for every webhook (one commit, whatever their number).
+    WebhookMessage.objects.bulk_create(
+        [WebhookMessage(webhook=webhook, event_id=event["id"], event_type=event["type"], body=body)
+         for webhook in webhooks_subscribed(event_type=event["type"])],
+        ignore_conflicts=True,
+    )
     return list(
         WebhookMessage.objects.filter(event_id=event["id"], status=MessageStatus.PENDING, attempts=0)
         .order_by("id").values_list("pk", flat=True)
@@ -182,17 +180,20 @@ def webhook_message_send(*, message_id: int, attempt: int) -> AttemptOutcome:
         _finish(message, MessageStatus.SKIPPED)
         return AttemptOutcome(sent=False)
     result = send_signed(url=webhook.url, secret=webhook.secret, event_id=message.event_id, body=message.body)
-    _record(webhook=webhook, event_id=message.event_id, event_type=message.event_type,
-            payload=json.loads(message.body), attempt=attempt, result=result)
-    if result.succeeded:
-        _finish(message, MessageStatus.DELIVERED)
-        if webhook.consecutive_failures:
-            Webhook.objects.filter(pk=webhook.pk).update(consecutive_failures=0)
-        return AttemptOutcome(sent=True)
-    if result.retryable and attempt < settings.WEBHOOKS_MAX_ATTEMPTS:
+    retry = result.retryable and attempt < settings.WEBHOOKS_MAX_ATTEMPTS
+    # The delivery row and the message's new state in one commit.
+    with transaction.atomic():
+        _record(webhook=webhook, event_id=message.event_id, event_type=message.event_type,
+                payload=json.loads(message.body), attempt=attempt, result=result)
+        if result.succeeded:
+            _finish(message, MessageStatus.DELIVERED)
+            if webhook.consecutive_failures:
+                Webhook.objects.filter(pk=webhook.pk).update(consecutive_failures=0)
+        elif not retry:
+            _finish(message, MessageStatus.FAILED)
+            _count_failure(webhook_id=webhook.pk, result=result, attempts=attempt)
+    if retry:
         return AttemptOutcome(sent=True, retry_in=retry_delay(attempt=attempt))
-    _finish(message, MessageStatus.FAILED)
-    _count_failure(webhook_id=webhook.pk, result=result, attempts=attempt)
     return AttemptOutcome(sent=True)
 
 
