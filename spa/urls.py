@@ -15,4 +15,5 @@ urlpatterns = [
     path("imports/", shell, name="imports"),
     path("imports/<int:pk>/", shell, name="import-detail"),
     path("account/", shell, name="account"),
+    path("webhooks/", shell, name="webhooks"),
 ]

@@ -82,6 +82,8 @@ def services(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[s
         "IMPORT_MAX_STORED_ERRORS": str(IMPORT_MAX_STORED_ERRORS),
         "MEDIA_ROOT": media,
         "CELERY_TASK_DEFAULT_QUEUE": f"{settings.CELERY_TASK_DEFAULT_QUEUE}-browser",
+        # The webhook tests' receiver listens on 127.0.0.1, which is refused by default (SSRF).
+        "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
     }
     with django_db_blocker.unblock():
         worker = start_worker(log_dir=logs, **env)

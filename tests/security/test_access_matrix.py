@@ -107,7 +107,7 @@ TABLE: list[Row] = [
     # The front end's HTML shell: public, it holds no data (the API calls behind it are checked).
     *(row("GET", route, path, *all_(200)) for route, path in [
         ("", "/"), ("login/", "/login/"), ("products/", "/products/"), ("imports/", "/imports/"),
-        ("imports/<int:pk>/", "/imports/{job}/"), ("account/", "/account/"),
+        ("imports/<int:pk>/", "/imports/{job}/"), ("account/", "/account/"), ("webhooks/", "/webhooks/"),
     ]),
     # The browsable API's front door: the endpoints and a sign-in link.
     row("GET", "api/", "/api/", *all_(200)),

@@ -5,6 +5,7 @@
  *   /products/       <products-view>   (page and filters in the query string)
  *   /imports/[id/]   <imports-view>
  *   /account/        <account-view>
+ *   /webhooks/       <webhooks-view>   (staff only: the link is shown to staff, the view tells others why)
  *
  * An expired session anywhere sends the person to the login page, and back afterwards.
  */
@@ -19,12 +20,14 @@ import "./views/account-view.js";
 import "./views/imports-view.js";
 import "./views/login-view.js";
 import "./views/products-view.js";
+import "./views/webhooks-view.js";
 
 const ROUTES = [
   { pattern: /^\/login\/?$/, tag: "login-view", title: "Log in", public: true },
   { pattern: /^\/products\/?$/, tag: "products-view", title: "Catalogue", nav: "products" },
   { pattern: /^\/imports\/(\d+\/?)?$/, tag: "imports-view", title: "Imports", nav: "imports" },
   { pattern: /^\/account\/?$/, tag: "account-view", title: "API token", nav: "account" },
+  { pattern: /^\/webhooks\/?$/, tag: "webhooks-view", title: "Webhooks", nav: "webhooks" },
 ];
 
 const main = document.getElementById("main");
@@ -43,6 +46,7 @@ function renderHeader() {
       ${me && html`<nav class="nav" aria-label="Main">
           ${link("products", "/products/", "Catalogue")}
           ${link("imports", "/imports/", "Imports")}
+          ${me.is_staff && link("webhooks", "/webhooks/", "Webhooks")}
           ${link("account", "/account/", "API token")}
         </nav>
         <div class="header-user">

@@ -6,25 +6,9 @@
 import { confirmDialog } from "../components/dialogs.js";
 import { notify } from "../components/notices.js";
 import { api, describeError, isSessionError } from "../lib/api.js";
+import { copyText } from "../lib/clipboard.js";
 import { html, render } from "../lib/html.js";
 import { user } from "../lib/session.js";
-
-/** Copy text; falls back to a selected textarea where the Clipboard API is unavailable (plain http). */
-async function copyText(text) {
-  if (navigator.clipboard && window.isSecureContext) {
-    await navigator.clipboard.writeText(text);
-    return;
-  }
-  const area = document.createElement("textarea");
-  area.value = text;
-  area.setAttribute("readonly", "");
-  area.className = "visually-hidden";
-  document.body.append(area);
-  area.select();
-  const ok = document.execCommand("copy");
-  area.remove();
-  if (!ok) throw new Error("Copying is not allowed here; select the text and copy it yourself.");
-}
 
 function curlExamples(token) {
   const origin = window.location.origin;
