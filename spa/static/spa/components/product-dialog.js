@@ -4,9 +4,10 @@
  * they concern, and focus moves to the first field in error.
  */
 
-import { api, describeError, ApiError } from "../lib/api.js";
+import { api } from "../lib/api.js";
 import { html, render } from "../lib/html.js";
-import { openDialog, uniqueId } from "./dialogs.js";
+import { uniqueId } from "./dialogs.js";
+import { openFormDialog } from "./form-dialog.js";
 
 const FIELDS = ["sku", "name", "description", "is_active"];
 
@@ -62,75 +63,18 @@ export function openProductDialog({ product = null, returnFocus } = {}) {
       </div>
     </form>`;
 
-  return openDialog({
+  return openFormDialog({
     template,
     labelledBy: titleId,
-    className: "dialog-form",
     initialFocus: `#${prefix}-sku`,
     returnFocus,
-    setup(dialog, close) {
-      const form = dialog.querySelector("form");
-      const formError = form.querySelector(".form-error");
-      const submit = form.querySelector("[type=submit]");
-      dialog.querySelector("[data-action=cancel]").addEventListener("click", () => close(undefined));
-
-      const clearErrors = () => {
-        formError.hidden = true;
-        form.querySelectorAll(".field-error").forEach((element) => {
-          element.hidden = true;
-          element.textContent = "";
-        });
-        form.querySelectorAll("[aria-invalid]").forEach((element) => element.removeAttribute("aria-invalid"));
-      };
-
-      const showErrors = (error) => {
-        const fieldErrors = error instanceof ApiError ? error.fieldErrors : {};
-        let firstInvalid = null;
-        const unplaced = [];
-        for (const [name, messages] of Object.entries(fieldErrors)) {
-          const text = [].concat(messages).join(" ");
-          const box = FIELDS.includes(name) && form.querySelector(`[data-field="${name}"]`);
-          if (!box) {
-            unplaced.push(text);
-            continue;
-          }
-          const control = box.querySelector("input, textarea");
-          const message = box.querySelector(".field-error");
-          message.textContent = text;
-          message.hidden = false;
-          control.setAttribute("aria-invalid", "true");
-          firstInvalid = firstInvalid || control;
-        }
-        if (!firstInvalid || unplaced.length) {
-          formError.textContent = unplaced.length ? unplaced.join(" ") : describeError(error);
-          formError.hidden = false;
-        }
-        (firstInvalid || submit).focus();
-      };
-
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        clearErrors();
-        const data = {
-          sku: form.elements.sku.value.trim(),
-          name: form.elements.name.value.trim(),
-          description: form.elements.description.value,
-          is_active: form.elements.is_active.checked,
-        };
-        submit.disabled = true;
-        submit.setAttribute("aria-busy", "true");
-        try {
-          const saved = editing
-            ? await api.put(`/api/products/${product.id}/`, data)
-            : await api.post("/api/products/", data);
-          close(saved);
-        } catch (error) {
-          showErrors(error);
-        } finally {
-          submit.disabled = false;
-          submit.removeAttribute("aria-busy");
-        }
-      });
-    },
+    fields: FIELDS,
+    read: (form) => ({
+      sku: form.elements.sku.value.trim(),
+      name: form.elements.name.value.trim(),
+      description: form.elements.description.value,
+      is_active: form.elements.is_active.checked,
+    }),
+    save: (data) => (editing ? api.put(`/api/products/${product.id}/`, data) : api.post("/api/products/", data)),
   });
 }

@@ -5,10 +5,10 @@
  * field in error.
  */
 
-import { ApiError, describeError } from "../lib/api.js";
 import { html } from "../lib/html.js";
 import { EVENT_TYPES, webhooksApi } from "../lib/webhooks.js";
-import { openDialog, uniqueId } from "./dialogs.js";
+import { uniqueId } from "./dialogs.js";
+import { openFormDialog } from "./form-dialog.js";
 
 const FIELDS = ["url", "description", "events", "is_active"];
 
@@ -63,81 +63,19 @@ export function openWebhookDialog({ webhook = null, returnFocus } = {}) {
       </div>
     </form>`;
 
-  return openDialog({
+  return openFormDialog({
     template,
     labelledBy: titleId,
-    className: "dialog-form",
     initialFocus: `#${prefix}-url`,
     returnFocus,
-    setup(dialog, close) {
-      const form = dialog.querySelector("form");
-      const formError = form.querySelector(".form-error");
-      const submit = form.querySelector("[type=submit]");
-      dialog.querySelector("[data-action=cancel]").addEventListener("click", () => close(undefined));
-
-      const clearErrors = () => {
-        formError.hidden = true;
-        form.querySelectorAll(".field-error").forEach((element) => {
-          element.hidden = true;
-          element.textContent = "";
-        });
-        form.querySelectorAll("[aria-invalid]").forEach((element) => element.removeAttribute("aria-invalid"));
-      };
-
-      const showErrors = (error) => {
-        const fieldErrors = error instanceof ApiError ? error.fieldErrors : {};
-        let firstInvalid = null;
-        const unplaced = [];
-        for (const [name, messages] of Object.entries(fieldErrors)) {
-          // A list field's errors may come per item ({"events": {"0": [...]}}): flatten them.
-          const text = flattenMessages(messages).join(" ");
-          const box = FIELDS.includes(name) && form.querySelector(`[data-field="${name}"]`);
-          if (!box) {
-            unplaced.push(text);
-            continue;
-          }
-          const control = box.querySelector("input");
-          const message = box.querySelector(".field-error");
-          message.textContent = text;
-          message.hidden = false;
-          // The group's checkboxes are not invalid one by one; the fieldset describes the error.
-          if (name !== "events") control.setAttribute("aria-invalid", "true");
-          firstInvalid = firstInvalid || control;
-        }
-        if (!firstInvalid || unplaced.length) {
-          formError.textContent = unplaced.length ? unplaced.join(" ") : describeError(error);
-          formError.hidden = false;
-        }
-        (firstInvalid || submit).focus();
-      };
-
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        clearErrors();
-        const data = {
-          url: form.elements.url.value.trim(),
-          description: form.elements.description.value.trim(),
-          events: [...form.querySelectorAll("input[name=events]:checked")].map((box) => box.value),
-          is_active: form.elements.is_active.checked,
-        };
-        submit.disabled = true;
-        submit.setAttribute("aria-busy", "true");
-        try {
-          close(editing ? await webhooksApi.update(webhook.id, data) : await webhooksApi.create(data));
-        } catch (error) {
-          showErrors(error);
-        } finally {
-          submit.disabled = false;
-          submit.removeAttribute("aria-busy");
-        }
-      });
-    },
+    fields: FIELDS,
+    groups: ["events"],
+    read: (form) => ({
+      url: form.elements.url.value.trim(),
+      description: form.elements.description.value.trim(),
+      events: [...form.querySelectorAll("input[name=events]:checked")].map((box) => box.value),
+      is_active: form.elements.is_active.checked,
+    }),
+    save: (data) => (editing ? webhooksApi.update(webhook.id, data) : webhooksApi.create(data)),
   });
-}
-
-function flattenMessages(messages) {
-  if (messages === null || messages === undefined) return [];
-  if (Array.isArray(messages)) return messages.flatMap(flattenMessages);
-  if (typeof messages === "object") return Object.values(messages).flatMap(flattenMessages);
-  return [String(messages)];
 }
