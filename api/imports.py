@@ -4,11 +4,9 @@ and download every row error as CSV."""
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +17,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.csv_download import CSVRenderer
+from api.csv_download import CSVRenderer, csv_attachment
 from api.exceptions import PayloadTooLarge
 from api.serializers import ErrorSerializer, ImportFileSerializer, ImportUploadSerializer
 from api.throttling import UploadRateThrottle
@@ -81,18 +79,6 @@ def errors_csv_lines(job: ImportJob) -> Iterator[str]:
         yield _csv_text(writer, batch)
         after = (batch[-1][1], batch[-1][0])
     yield _not_stored_text(writer, job.pk)
-
-
-async def errors_csv_lines_async(job: ImportJob) -> AsyncIterator[str]:
-    """``errors_csv_lines`` for an ASGI server: each batch is read in a worker thread."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(ERRORS_CSV_HEADER)
-    fetch = sync_to_async(selectors.import_job_row_errors_batch)
-    after = None
-    while batch := await fetch(job=job, after=after, limit=ERRORS_BATCH_SIZE):
-        yield _csv_text(writer, batch)
-        after = (batch[-1][1], batch[-1][0])
-    yield await sync_to_async(_not_stored_text)(writer, job.pk)
 
 
 @extend_schema_view(
@@ -230,14 +216,6 @@ class ImportJobViewSet(
     )
     def errors(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         job = self.get_object()
-        # Under ASGI (daphne) Django reads a synchronous iterator into a list before sending it,
-        # so the server gets an asynchronous one. Either way rows are read in batches, so memory
-        # stays flat however many errors there are.
-        if isinstance(request._request, ASGIRequest):
-            content = errors_csv_lines_async(job)
-        else:
-            content = errors_csv_lines(job)
-        response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-        return response
+        # Rows are read in batches, so memory stays flat however many errors there are.
+        return csv_attachment(request, errors_csv_lines(job), filename=f"import-{job.pk}-errors.csv")
 
