@@ -140,13 +140,17 @@ def sample_values(file: BinaryIO, *, header: HeaderRow, encoding: str) -> list[l
     """Up to ``SAMPLE_VALUES`` non-empty values per column from the first ``SAMPLE_RECORDS``
     records after the header (bounded by the reader's own record limit)."""
     samples: list[list[str]] = [[] for _ in header.names]
-    reader = RecordReader(file, encoding=encoding, start_offset=header.data_offset, start_line=header.data_line)
+    reader = RecordReader(
+        file, encoding=encoding, start_offset=header.data_offset, start_line=header.data_line
+    )
     for count, (fields, _line, _last, problem, _damage) in enumerate(reader, start=1):
         if problem is None and fields:
             for i, value in enumerate(fields[: len(samples)]):
                 value = value.strip()
+                if len(value) > SAMPLE_CHARS:
+                    value = value[: SAMPLE_CHARS - 1] + "…"
                 if value and len(samples[i]) < SAMPLE_VALUES:
-                    samples[i].append(value if len(value) <= SAMPLE_CHARS else value[: SAMPLE_CHARS - 1] + "…")
+                    samples[i].append(value)
         if count >= SAMPLE_RECORDS or all(len(s) >= SAMPLE_VALUES for s in samples):
             reader.stop()
             break
@@ -204,22 +208,23 @@ def resolve_mapping(columns: dict, *, names: list[str]) -> tuple[dict[str, str],
             continue
         if target not in TARGETS:
             errors[str(given)] = [
-                f"'{str(target)[:40]}' is not a target: use one of {', '.join(TARGETS)}, or null to ignore the column."
+                f"'{str(target)[:40]}' is not a target: use one of {', '.join(TARGETS)}, or null to "
+                "ignore the column."
             ]
             continue
         if target in positions and positions[target] != index:
             errors.setdefault("columns", []).append(
-                f"'{target}' is given to more than one column ('{keys[positions[target]]}' and '{keys[index]}'): "
-                "choose one."
+                f"'{target}' is given to more than one column ('{keys[positions[target]]}' and "
+                f"'{keys[index]}'): choose one."
             )
             continue
         positions[target] = index
         confirmed[keys[index]] = target
     missing = [t for t in REQUIRED_TARGETS if t not in positions]
     if missing and not errors.get("columns"):
+        wanted = " and the ".join("SKU" if m == "sku" else m for m in missing)
         errors.setdefault("columns", []).append(
-            f"Choose the column that holds the {' and the '.join(m.upper() if m == 'sku' else m for m in missing)}: "
-            "sku and name are required."
+            f"Choose the column that holds the {wanted}: sku and name are required."
         )
     if errors:
         first = next(iter(errors.values()))[0]

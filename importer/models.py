@@ -81,17 +81,21 @@ class ImportJob(models.Model):
         null=True, blank=True,
         help_text="The file's columns with sample values and suggested targets, when a mapping is needed.",
     )
-    mapping = models.JSONField(null=True, blank=True, help_text="The confirmed mapping: {column key: target}.")
+    mapping = models.JSONField(
+        null=True, blank=True, help_text="The confirmed mapping: {column key: target}."
+    )
     mapping_positions = models.JSONField(null=True, blank=True, help_text="{target: 0-based column index}.")
     # Preview (importer.pipeline.preview): a run that compares the file with the catalogue and
     # writes no product. ``preview_only`` is the mode of the current run; ``preview`` and
     # ``changes`` are what the last preview found (kept after it is confirmed).
     preview_only = models.BooleanField(default=False)
     preview = models.JSONField(
-        null=True, blank=True, help_text="What a preview found: {create, update, unchanged, superseded, skipped}."
+        null=True, blank=True,
+        help_text="What a preview found: {create, update, unchanged, superseded, skipped}.",
     )
     changes = models.JSONField(
-        default=list, blank=True, help_text="Up to PREVIEW_SAMPLE_CHANGES rows that would change, current → new."
+        default=list, blank=True,
+        help_text="Up to PREVIEW_SAMPLE_CHANGES rows that would change, current → new.",
     )
 
     class Meta:

@@ -72,8 +72,8 @@ class JobProgressRecorder(ImportObserver):
         self._save(
             [
                 "total_rows", "processed_rows", "progress", "created_rows", "updated_rows",
-                "unchanged_rows", "superseded_rows", "skipped_rows", "stored_errors", "errors", "resume_offset",
-                "resume_line", "heartbeat_at", "message", *fields,
+                "unchanged_rows", "superseded_rows", "skipped_rows", "stored_errors", "errors",
+                "resume_offset", "resume_line", "heartbeat_at", "message", *fields,
             ]
         )
         if errors:

@@ -46,7 +46,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
         "description, is_active or null.",
     )
     mapping = serializers.JSONField(
-        read_only=True, help_text="The confirmed column mapping {column key: target}; null when the header named its columns."
+        read_only=True,
+        help_text="The confirmed column mapping {column key: target}; null when the header named "
+        "its columns.",
     )
     preview_only = serializers.BooleanField(
         read_only=True, help_text="This run compares the file with the catalogue and changes no product."

@@ -34,9 +34,9 @@ from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
 from importer.states import (
     FINISHED_STATUSES,
+    WAITING_STATUSES,
     ImportPhase,
     ImportStatus,
-    WAITING_STATUSES,
     InvalidTransition,
     transition,
 )
@@ -231,7 +231,9 @@ def _apply_remembered_mapping(job: ImportJob, header: HeaderRow) -> bool:
     if remembered is None:
         return False
     try:
-        confirmed, positions = resolve_mapping(apply_remembered(header.names, remembered.targets), names=header.names)
+        confirmed, positions = resolve_mapping(
+            apply_remembered(header.names, remembered.targets), names=header.names
+        )
     except MappingInvalid:
         return False
     job.mapping, job.mapping_positions = confirmed, positions
@@ -281,7 +283,9 @@ def import_job_map(*, job: ImportJob, columns: dict) -> ImportJob:
     """Give a job waiting in ``needs_mapping`` its column mapping, remember it, and queue it."""
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.NEEDS_MAPPING:
-        raise InvalidTransition(f"This import is {job.status}: only an import that needs a column mapping takes one.")
+        raise InvalidTransition(
+            f"This import is {job.status}: only an import that needs a column mapping takes one."
+        )
     names = [column["header"] for column in job.columns or []]
     confirmed, positions = resolve_mapping(columns, names=names)
     _remember_mapping(owner=job.owner, names=names, confirmed=confirmed)

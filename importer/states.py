@@ -45,7 +45,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
         {ImportStatus.PROCESSING, ImportStatus.PENDING, ImportStatus.COMPLETED, ImportStatus.FAILED,
          ImportStatus.CANCELLED, ImportStatus.NEEDS_MAPPING, ImportStatus.PREVIEWED}
     ),
-    ImportStatus.NEEDS_MAPPING: frozenset({ImportStatus.PENDING, ImportStatus.CANCELLED, ImportStatus.FAILED}),
+    ImportStatus.NEEDS_MAPPING: frozenset(
+        {ImportStatus.PENDING, ImportStatus.CANCELLED, ImportStatus.FAILED}
+    ),
     ImportStatus.PREVIEWED: frozenset({ImportStatus.PENDING, ImportStatus.CANCELLED, ImportStatus.FAILED}),
     ImportStatus.COMPLETED: frozenset(),
     ImportStatus.FAILED: frozenset(),

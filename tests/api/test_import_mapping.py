@@ -73,7 +73,9 @@ def test_a_job_in_needs_mapping_shows_its_columns_and_takes_the_suggested_mappin
         ({}, "Give the mapping as an object"),
     ],
 )
-def test_a_bad_mapping_is_a_400_that_says_what_is_wrong_and_the_job_still_waits(alice_client, columns, message):
+def test_a_bad_mapping_is_a_400_that_says_what_is_wrong_and_the_job_still_waits(
+    alice_client, columns, message
+):
     job = needs_mapping(alice_client)
     response = alice_client.post(f"/api/imports/{job['id']}/mapping/", {"columns": columns}, format="json")
     assert response.status_code == 400, response.data
@@ -92,9 +94,8 @@ def test_a_mapping_without_columns_is_a_400(alice_client):
 
 def test_a_remembered_mapping_maps_the_next_file_over_http_without_asking(alice_client):
     job = needs_mapping(alice_client)
-    alice_client.post(
-        f"/api/imports/{job['id']}/mapping/", {"columns": {"Variant SKU": "sku", "Title": "name"}}, format="json"
-    )
+    mapping = {"columns": {"Variant SKU": "sku", "Title": "name"}}
+    alice_client.post(f"/api/imports/{job['id']}/mapping/", mapping, format="json")
     response = alice_client.post("/api/imports/", {"file": shopify_file()}, format="multipart")
     services.import_job_run(job_id=response.data["id"])
     again = alice_client.get(f"/api/imports/{response.data['id']}/").data
@@ -102,7 +103,9 @@ def test_a_remembered_mapping_maps_the_next_file_over_http_without_asking(alice_
     assert again["mapping"] == {"Variant SKU": "sku", "Title": "name"}
 
 
-def test_columns_on_create_from_an_upload_are_checked_and_a_bad_one_leaves_the_upload_unused(alice_client, user):
+def test_columns_on_create_from_an_upload_are_checked_and_a_bad_one_leaves_the_upload_unused(
+    alice_client, user
+):
     upload = completed_upload(user)
     response = alice_client.post(
         "/api/imports/", {"upload": str(upload.id), "columns": {"Variant SKU": "sku"}}, format="json"
@@ -124,7 +127,11 @@ def test_columns_on_create_from_an_upload_are_checked_and_a_bad_one_leaves_the_u
 def test_a_multipart_import_takes_columns_as_a_json_string_and_a_preview_flag(alice_client):
     response = alice_client.post(
         "/api/imports/",
-        {"file": shopify_file(), "columns": json.dumps({"Variant SKU": "sku", "Title": "name"}), "preview": "true"},
+        {
+            "file": shopify_file(),
+            "columns": json.dumps({"Variant SKU": "sku", "Title": "name"}),
+            "preview": "true",
+        },
         format="multipart",
     )
     assert response.status_code == 201, response.data

@@ -43,7 +43,9 @@ def test_an_exact_column_name_wins_the_suggestion_over_a_synonym():
 
 def test_a_mapping_needs_sku_and_name_exactly_once_and_known_columns_and_targets():
     names = ["Variant SKU", "Title", "Body (HTML)"]
-    confirmed, positions = resolve_mapping({"Variant SKU": "sku", "title": "name", "Body (HTML)": None}, names=names)
+    confirmed, positions = resolve_mapping(
+        {"Variant SKU": "sku", "title": "name", "Body (HTML)": None}, names=names
+    )
     assert confirmed == {"Variant SKU": "sku", "Title": "name"}
     assert positions == {"sku": 0, "name": 1}
     with pytest.raises(MappingInvalid, match="Choose the column that holds the name"):
@@ -84,12 +86,14 @@ def test_a_shopify_export_stops_in_needs_mapping_with_samples_and_suggestions(us
         "samples": ["AN-1", "BU-2", "BU-3"], "suggested": "sku",
     }
     assert by_key["Published"]["samples"] == ["TRUE", "false"]
-    assert [c["suggested"] for c in job.columns] == [None, "name", "description", None, "is_active", "sku", None]
+    assert [c["suggested"] for c in job.columns] == [
+        None, "name", "description", None, "is_active", "sku", None
+    ]
     assert Product.objects.count() == 0
 
 
 @pytest.mark.django_db
-def test_a_mapping_by_the_suggestions_imports_the_file_and_is_remembered(user, django_capture_on_commit_callbacks):
+def test_a_mapping_by_the_suggestions_imports_the_file_and_is_remembered(user):
     job = create_job(SHOPIFY, owner=user)
     import_job_run(job_id=job.pk)
     job.refresh_from_db()
@@ -99,7 +103,9 @@ def test_a_mapping_by_the_suggestions_imports_the_file_and_is_remembered(user, d
     import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == ImportStatus.COMPLETED, job.message
-    assert job.mapping == {"Title": "name", "Body (HTML)": "description", "Published": "is_active", "Variant SKU": "sku"}
+    assert job.mapping == {
+        "Title": "name", "Body (HTML)": "description", "Published": "is_active", "Variant SKU": "sku"
+    }
     assert catalogue() == {"AN-1": ("Anvil", "<p>Heavy</p>"), "BU-2": ("Bucket", "<p>Round</p>")}
     assert Product.objects.get(sku="BU-2").is_active is False
     assert job.skipped_rows == 1  # BU-3: an empty Published is not a state
@@ -113,7 +119,9 @@ def test_a_mapping_by_the_suggestions_imports_the_file_and_is_remembered(user, d
     import_job_run(job_id=again.pk)
     again.refresh_from_db()
     assert again.status == ImportStatus.COMPLETED, again.message
-    assert again.mapping == {"variant sku": "sku", "title": "name", "published": "is_active", "body (html)": "description"}
+    assert again.mapping == {
+        "variant sku": "sku", "title": "name", "published": "is_active", "body (html)": "description"
+    }
     assert Product.objects.get(sku="AN-1").name == "Anvil 2"
 
 

@@ -89,7 +89,8 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, file: Path, encoding: str, chunk_size: int, max_errors: int, mapping: list[str], **options
+        self, *args, file: Path, encoding: str, chunk_size: int, max_errors: int, mapping: list[str],
+        **options,
     ) -> None:
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
