@@ -48,7 +48,13 @@ WITH held AS (
            AND (p.sku, p.name, p.description{stored_active})
                IS DISTINCT FROM (l.sku, l.name, l.description{new_active}) AS changed
     FROM latest l
-    LEFT JOIN catalog_product p ON lower(p.sku) = lower(l.sku)
+    -- LATERAL: one probe of the lower(sku) index per row, as the import's ON CONFLICT makes. A
+    -- plain join let the planner, blind to the temporary table's size, hash the whole catalogue
+    -- for every chunk (a 1M-row preview of a modified file took longer than its import).
+    LEFT JOIN LATERAL (
+        SELECT c.id, c.sku, c.name, c.description, c.is_active
+        FROM catalog_product c WHERE lower(c.sku) = lower(l.sku)
+    ) p ON true
 )
 SELECT (SELECT count(*) FROM held),
        count(*),

@@ -123,7 +123,7 @@ class ImportProgress extends HTMLElement {
         aria-valuemin="0" aria-valuemax="100" aria-valuenow="${Math.round(job.progress || 0)}" data-ref="bar">
         <div class="progress-fill"></div>
       </div>
-      <p class="progress-text">
+      <p class="progress-text" data-ref="progressText">
         <strong class="progress-percent" data-ref="percent"></strong>
         <span data-ref="rows"></span>
         <span class="muted" data-ref="rate"></span>
@@ -215,6 +215,7 @@ class ImportProgress extends HTMLElement {
     const waiting = job.status === "needs_mapping" || job.status === "previewed";
     this.refs.counts.hidden = waiting;
     this.refs.bar.hidden = job.status === "needs_mapping";
+    this.refs.progressText.hidden = job.status === "needs_mapping";
     const step = this.refs.step;
     if (!waiting) {
       step.replaceChildren();
