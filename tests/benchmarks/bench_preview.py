@@ -66,7 +66,9 @@ def job_run(*, stored_name: str, user, preview: bool) -> tuple[float, dict]:
     from tests.support.jobs import wait_for_job
 
     started = time.time()
-    job = import_job_create(owner=user, stored_name=stored_name, filename=Path(stored_name).name, preview=preview)
+    job = import_job_create(
+        owner=user, stored_name=stored_name, filename=Path(stored_name).name, preview=preview
+    )
     target = "previewed" if preview else "completed"
     job = wait_for_job(job.pk, lambda j: j.status in (target, "failed", "cancelled"), what=target,
                        timeout=3600, interval=0.1)

@@ -130,4 +130,6 @@ def test_a_discarded_preview_changes_nothing(staff_page: Page, files):
     card.get_by_role("button", name="Discard").click()
     expect(card.locator(".badge")).to_have_text("Cancelled", timeout=30_000)
     assert ImportJob.objects.get().message == "Preview discarded; nothing was imported."
-    assert sorted(Product.objects.values_list("sku", "name")) == [("LAMP-1", "Desk lamp"), ("LAMP-2", "Floor lamp")]
+    assert sorted(Product.objects.values_list("sku", "name")) == [
+        ("LAMP-1", "Desk lamp"), ("LAMP-2", "Floor lamp")
+    ]
