@@ -51,6 +51,7 @@ test-fast: install
 ## Refresh the README's screenshots (docs/screenshots/) from the browser tests
 screenshots: install
 	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_layout.py -k readme_screenshots $(PYTEST_ARGS)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_import_steps.py -k "shop_export or preview_shows" $(PYTEST_ARGS)
 	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_webhooks.py -k "accessible and laptop" $(PYTEST_ARGS)
 
 ## Import benchmark (1M rows by default: ROWS=...)

@@ -1,5 +1,6 @@
-"""Import jobs over HTTP: start (small file or finished resumable upload), list, show, cancel,
-and download every row error as CSV."""
+"""Import jobs over HTTP: start (small file or finished resumable upload, optionally with a column
+mapping or as a preview), list, show, map the columns, confirm a preview, cancel, and download
+every row error as CSV."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, renderers, status, viewsets
+from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -19,9 +20,15 @@ from rest_framework.response import Response
 
 from api.csv_download import CSVRenderer, csv_attachment
 from api.exceptions import PayloadTooLarge
-from api.serializers import ErrorSerializer, ImportFileSerializer, ImportUploadSerializer
+from api.serializers import (
+    ColumnMappingSerializer,
+    ErrorSerializer,
+    ImportFileSerializer,
+    ImportUploadSerializer,
+)
 from api.throttling import UploadRateThrottle
 from importer import selectors, services
+from importer.mapping import MappingInvalid
 from importer.models import ImportJob
 from importer.serializers import ImportJobSerializer
 from importer.uploads import upload_consume
@@ -67,6 +74,12 @@ def _not_stored_text(writer, job_id: int) -> str:
             "(IMPORT_MAX_STORED_ERRORS).",
         )
     )
+
+
+def _mapping_error(exc: MappingInvalid) -> serializers.ValidationError:
+    # Flat messages under "columns", as the error shape has it; each names its column.
+    messages = [message for problems in exc.errors.values() for message in problems]
+    return serializers.ValidationError({"columns": messages}, code="invalid_mapping")
 
 
 def errors_csv_lines(job: ImportJob) -> Iterator[str]:
@@ -146,14 +159,19 @@ class ImportJobViewSet(
         description=(
             "Start an import: either a multipart `file` (small files, up to "
             "IMPORT_MAX_DIRECT_UPLOAD_BYTES) or JSON `{\"upload\": \"<id>\"}` naming a completed "
-            "resumable upload from /api/uploads/. An optional `encoding` applies to both."
+            "resumable upload from /api/uploads/. An optional `encoding` applies to both, and so do "
+            "`columns` (a column mapping, checked against the file's header: 400 if it does not fit) "
+            "and `preview` (compare with the catalogue, change nothing)."
         ),
     )
     def create(self, request: Request) -> Response:
-        if request.content_type.startswith("multipart/"):
-            job = self._create_from_file(request)
-        else:
-            job = self._create_from_upload(request)
+        try:
+            if request.content_type.startswith("multipart/"):
+                job = self._create_from_file(request)
+            else:
+                job = self._create_from_upload(request)
+        except MappingInvalid as exc:
+            raise _mapping_error(exc) from None
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
     def _create_from_file(self, request: Request) -> ImportJob:
@@ -168,6 +186,8 @@ class ImportJobViewSet(
             filename=upload.name or "upload.csv",
             size_bytes=upload.size,
             encoding=serializer.validated_data.get("encoding", ""),
+            columns=serializer.validated_data.get("columns"),
+            preview=serializer.validated_data.get("preview", False),
         )
 
     def _create_from_upload(self, request: Request) -> ImportJob:
@@ -182,6 +202,8 @@ class ImportJobViewSet(
                 filename=upload.filename,
                 size_bytes=upload.size_bytes,
                 encoding=serializer.validated_data.get("encoding") or upload.encoding,
+                columns=serializer.validated_data.get("columns"),
+                preview=serializer.validated_data.get("preview", False),
             )
 
     @extend_schema(
@@ -190,11 +212,58 @@ class ImportJobViewSet(
             200: ImportJobSerializer,
             409: OpenApiResponse(ErrorSerializer, description="The import has already finished."),
         },
-        description="Cancel a pending or running import; products already imported are kept.",
+        description=(
+            "Cancel a pending or running import (products already imported are kept), or discard "
+            "one waiting for a mapping or a previewed one (nothing was imported)."
+        ),
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = services.import_job_cancel(job=self.get_object())
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(
+        request=ColumnMappingSerializer,
+        responses={
+            200: ImportJobSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="The mapping does not fit the file: an unknown column or target, sku or "
+                "name missing or given twice (each message names the column).",
+            ),
+            409: OpenApiResponse(ErrorSerializer, description="The import does not need a mapping."),
+        },
+        description=(
+            "Say which column is which for an import in `needs_mapping` (its `columns` list the "
+            "keys, samples and suggestions). The mapping is remembered: your next file with the "
+            "same headers is mapped without asking. The import then goes on (pending)."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="mapping", url_name="mapping")
+    def mapping(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        serializer = ColumnMappingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            job = services.import_job_map(job=job, columns=serializer.validated_data["columns"])
+        except MappingInvalid as exc:
+            raise _mapping_error(exc) from None
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ImportJobSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The import is not previewed."),
+        },
+        description=(
+            "Import a previewed file for real, from the file already stored (no new upload). The "
+            "catalogue as it is now is what the import merges into."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        job = services.import_job_confirm(job=self.get_object())
         return Response(self.get_serializer(job).data)
 
     @extend_schema(

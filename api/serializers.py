@@ -141,7 +141,65 @@ def _validate_encoding(value: str) -> str:
         raise serializers.ValidationError(str(exc), code="invalid_encoding") from None
 
 
-class ImportFileSerializer(serializers.Serializer):
+# A header has at most a few hundred columns (MAX_HEADER_BYTES bounds it); a mapping larger than
+# this is refused before it is compared with anything.
+MAX_MAPPED_COLUMNS = 1000
+
+
+def _validate_columns(value):
+    if value is None:
+        return value
+    if not isinstance(value, dict) or not value:
+        raise serializers.ValidationError(
+            'Give the mapping as an object of column headers to targets, e.g. {"Variant SKU": "sku", '
+            '"Title": "name"}.', code="invalid_mapping",
+        )
+    if len(value) > MAX_MAPPED_COLUMNS:
+        raise serializers.ValidationError(
+            f"A mapping names at most {MAX_MAPPED_COLUMNS:,} columns.", code="invalid_mapping"
+        )
+    for key, target in value.items():
+        if len(key) > 1000 or not (target is None or isinstance(target, str)):
+            raise serializers.ValidationError(
+                f"Each column's target is a string (sku, name, description, is_active) or null; "
+                f"'{key[:100]}' has {type(target).__name__}.", code="invalid_mapping",
+            )
+    return value
+
+
+class ColumnMappingSerializer(serializers.Serializer):
+    """A column mapping: which column of the file is which product field."""
+
+    columns = serializers.JSONField(
+        help_text='{"<column key>": "sku" | "name" | "description" | "is_active" | null}: each of sku '
+        "and name exactly once; a column not named, or null, is ignored. A column's key is its "
+        "header, or \"<header> (column N)\" when the file has two columns of that name.",
+    )
+
+    def validate_columns(self, value):
+        return _validate_columns(value)
+
+
+class _ImportOptionsSerializer(serializers.Serializer):
+    """What both ways of starting an import accept besides the file."""
+
+    columns = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="An optional column mapping, as for /api/imports/{id}/mapping/ (a JSON string in "
+        "a multipart form). Without it a header that does not name sku and name stops the import "
+        "in needs_mapping.",
+    )
+    preview = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Compare the file with the catalogue and change nothing: the job ends in "
+        "previewed, to be confirmed (/confirm/) or cancelled.",
+    )
+
+    def validate_columns(self, value):
+        return _validate_columns(value)
+
+
+class ImportFileSerializer(_ImportOptionsSerializer):
     """Start an import of a small file sent in this request (multipart)."""
 
     file = serializers.FileField(
@@ -157,7 +215,7 @@ class ImportFileSerializer(serializers.Serializer):
         return _validate_encoding(value)
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(_ImportOptionsSerializer):
     """Start an import of a completed resumable upload."""
 
     upload = serializers.CharField(

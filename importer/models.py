@@ -73,6 +73,31 @@ class ImportJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
+    # Column mapping (importer.mapping). ``columns``: the file's columns as offered for mapping
+    # (set when the job stops in needs_mapping). ``mapping``: the confirmed {column key: target};
+    # ``mapping_positions``: the same as {target: column index}, what the worker reads with.
+    # Both empty: the header names the columns itself (sku, name, …).
+    columns = models.JSONField(
+        null=True, blank=True,
+        help_text="The file's columns with sample values and suggested targets, when a mapping is needed.",
+    )
+    mapping = models.JSONField(
+        null=True, blank=True, help_text="The confirmed mapping: {column key: target}."
+    )
+    mapping_positions = models.JSONField(null=True, blank=True, help_text="{target: 0-based column index}.")
+    # Preview (importer.pipeline.preview): a run that compares the file with the catalogue and
+    # writes no product. ``preview_only`` is the mode of the current run; ``preview`` and
+    # ``changes`` are what the last preview found (kept after it is confirmed).
+    preview_only = models.BooleanField(default=False)
+    preview = models.JSONField(
+        null=True, blank=True,
+        help_text="What a preview found: {create, update, unchanged, superseded, skipped}.",
+    )
+    changes = models.JSONField(
+        default=list, blank=True,
+        help_text="Up to PREVIEW_SAMPLE_CHANGES rows that would change, current → new.",
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["owner", "-created_at"], name="importer_job_owner_recent")]
@@ -92,6 +117,29 @@ class ImportJob(models.Model):
     @property
     def current_phase_label(self) -> str:
         return self.get_status_display() if self.is_finished else self.get_phase_display()
+
+
+class RememberedMapping(models.Model):
+    """A user's confirmed column mapping for one set of headers, applied to their next file with
+    the same headers (in any order, case or spacing) without asking.
+
+    ``header_key`` is a digest of the file's normalised header names (``importer.mapping``);
+    ``targets`` maps each normalised name (``name#2`` for its second occurrence) to its target.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    header_key = models.CharField(max_length=64)
+    headers = models.JSONField(help_text="The header names as the file had them (for people reading it).")
+    targets = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "header_key"], name="importer_remembered_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"mapping of {self.owner_id} for {', '.join(self.headers)[:80]}"
 
 
 class ImportRowError(models.Model):

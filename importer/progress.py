@@ -33,6 +33,13 @@ class JobProgressRecorder(ImportObserver):
 
     def started(self, progress: ImportProgress) -> None:
         done = f" Resuming after row {progress.processed_rows:,}." if progress.processed_rows else ""
+        if self.job.preview_only:
+            self._save_phase(
+                ImportPhase.PREVIEWING,
+                f"Comparing {progress.total_rows:,} rows with the catalogue; nothing is changed.{done}",
+                progress,
+            )
+            return
         self._save_phase(ImportPhase.IMPORTING, f"Importing {progress.total_rows:,} rows.{done}", progress)
 
     def chunk_written(self, progress: ImportProgress, errors: list[RowError]) -> None:
@@ -51,7 +58,12 @@ class JobProgressRecorder(ImportObserver):
         job.errors = [error.as_dict() for error in progress.first_errors]
         job.resume_offset, job.resume_line = progress.offset, progress.line
         job.heartbeat_at = timezone.now()
-        job.message = f"Imported {progress.processed_rows:,} of {progress.total_rows:,} rows."
+        verb = "Compared" if job.preview_only else "Imported"
+        job.message = f"{verb} {progress.processed_rows:,} of {progress.total_rows:,} rows."
+        fields = []
+        if job.preview_only:
+            job.changes = list(progress.changes)
+            fields.append("changes")
         if progress.waiting:
             job.message += (
                 f" {progress.waiting:,} rows whose SKU appears more than once in the file are "
@@ -60,8 +72,8 @@ class JobProgressRecorder(ImportObserver):
         self._save(
             [
                 "total_rows", "processed_rows", "progress", "created_rows", "updated_rows",
-                "unchanged_rows", "superseded_rows", "skipped_rows", "stored_errors", "errors", "resume_offset",
-                "resume_line", "heartbeat_at", "message",
+                "unchanged_rows", "superseded_rows", "skipped_rows", "stored_errors", "errors",
+                "resume_offset", "resume_line", "heartbeat_at", "message", *fields,
             ]
         )
         if errors:
@@ -113,6 +125,7 @@ def progress_of(job: ImportJob) -> ImportProgress | None:
         line=job.resume_line,
         size_bytes=job.size_bytes,
         first_errors=tuple(RowError(e["line"], e["sku"], e["reason"]) for e in job.errors),
+        changes=tuple(job.changes or ()) if job.preview_only else (),
     )
 
 

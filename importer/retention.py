@@ -18,8 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from importer.events import import_job_publish_on_commit
 from importer.models import ImportJob
-from importer.states import FINISHED_STATUSES
+from importer.states import FINISHED_STATUSES, WAITING_STATUSES, ImportStatus, transition
 from importer.uploads import uploads_forget_where
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class RetentionResult:
 
     job_files: int = 0
     uploads: int = 0
+    waiting_jobs: int = 0  # jobs nobody mapped or confirmed in time, discarded
 
 
 def retention_cutoff(*, now: datetime | None = None) -> datetime | None:
@@ -47,7 +49,12 @@ def import_files_delete_expired(*, now: datetime | None = None) -> RetentionResu
     cutoff = retention_cutoff(now=now)
     if cutoff is None:
         return RetentionResult()
-    result = RetentionResult(job_files=_delete_job_files(cutoff, now), uploads=_delete_uploads(cutoff))
+    # First: a job left waiting for a mapping or a confirmation that long is discarded, so its file
+    # goes in the same run (a waiting job would otherwise keep its file for ever).
+    waiting = _discard_waiting_jobs(cutoff)
+    result = RetentionResult(
+        job_files=_delete_job_files(cutoff, now), uploads=_delete_uploads(cutoff), waiting_jobs=waiting
+    )
     if result.job_files or result.uploads:
         logger.info(
             "Retention: deleted the files of %s finished imports and %s completed uploads.",
@@ -55,6 +62,29 @@ def import_files_delete_expired(*, now: datetime | None = None) -> RetentionResu
             result.uploads,
         )
     return result
+
+
+def _waiting_jobs(cutoff: datetime):
+    return ImportJob.objects.filter(status__in=WAITING_STATUSES, updated_at__lte=cutoff)
+
+
+def _discard_waiting_jobs(cutoff: datetime) -> int:
+    discarded = 0
+    for pk in _waiting_jobs(cutoff).values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            job = _waiting_jobs(cutoff).select_for_update(skip_locked=True).filter(pk=pk).first()
+            if job is None:
+                continue
+            what = "a column mapping" if job.status == ImportStatus.NEEDS_MAPPING else "a confirmation"
+            # finished_at is when it was last needed, so its file is past retention at once.
+            transition(
+                job, expected=(job.status,), target=ImportStatus.CANCELLED, finished_at=job.updated_at,
+                message=f"Discarded: it waited for {what} longer than {settings.IMPORT_FILE_RETENTION_DAYS} "
+                "days (IMPORT_FILE_RETENTION_DAYS); nothing was imported.",
+            )
+            import_job_publish_on_commit(job)
+            discarded += 1
+    return discarded
 
 
 def _expired_jobs(cutoff: datetime):

@@ -39,6 +39,29 @@ class ImportJobSerializer(serializers.ModelSerializer):
     rows_per_second = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField()
     errors_url = serializers.SerializerMethodField()
+    columns = serializers.JSONField(
+        read_only=True,
+        help_text="When the status is needs_mapping: each column of the file as [{key, header, "
+        "position, samples, suggested}]; `key` names it in a mapping, `suggested` is sku, name, "
+        "description, is_active or null.",
+    )
+    mapping = serializers.JSONField(
+        read_only=True,
+        help_text="The confirmed column mapping {column key: target}; null when the header named "
+        "its columns.",
+    )
+    preview_only = serializers.BooleanField(
+        read_only=True, help_text="This run compares the file with the catalogue and changes no product."
+    )
+    preview = serializers.JSONField(
+        read_only=True,
+        help_text="What the preview found, once previewed: {create, update, unchanged, superseded, skipped}.",
+    )
+    changes = serializers.JSONField(
+        read_only=True,
+        help_text="A preview's sample of up to 50 rows that would change: [{line, sku, action "
+        "(create|update), current (null for create), new}], values {sku, name, description, is_active}.",
+    )
 
     class Meta:
         model = ImportJob
@@ -69,6 +92,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "rows_per_second",
             "events_url",
             "errors_url",
+            "columns",
+            "mapping",
+            "preview_only",
+            "preview",
+            "changes",
         ]
         read_only_fields = fields
 

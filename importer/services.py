@@ -19,11 +19,27 @@ from django.utils import timezone
 from importer import signals
 from importer.events import import_job_publish_on_commit
 from importer.locks import check_lock_session, job_lock, lock_session
-from importer.models import DeferredRow, ImportJob
+from importer.mapping import (
+    MappingInvalid,
+    apply_remembered,
+    columns_for_mapping,
+    header_set_key,
+    remembered_targets,
+    resolve_mapping,
+)
+from importer.models import DeferredRow, ImportJob, ImportRowError, RememberedMapping
 from importer.pipeline import DeferredRows, FileRejected, ImportInterrupted, import_csv, resolve_encoding
+from importer.pipeline.header import ColumnsUnmapped, HeaderRow, read_header
 from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
-from importer.states import FINISHED_STATUSES, ImportPhase, ImportStatus, InvalidTransition, transition
+from importer.states import (
+    FINISHED_STATUSES,
+    WAITING_STATUSES,
+    ImportPhase,
+    ImportStatus,
+    InvalidTransition,
+    transition,
+)
 from importer.storage import clean_filename, storage_save_or_full, unique_stored_name
 
 logger = logging.getLogger(__name__)
@@ -39,11 +55,15 @@ def import_job_create(
     size_bytes: int | None = None,
     encoding: str = "",
     enqueue: bool = True,
+    columns: dict | None = None,
+    preview: bool = False,
 ) -> ImportJob:
     """Create a pending import of an uploaded file and queue it once this transaction commits.
 
     Pass either ``file`` (its content is saved to storage) or ``stored_name`` (a file already in
-    storage, such as a finished resumable upload).
+    storage, such as a finished resumable upload). ``columns`` is a column mapping ({header:
+    target}), checked here against the file's header (``MappingInvalid``) and remembered for the
+    owner; ``preview`` makes the run compare the file with the catalogue and write no product.
     """
     encoding = resolve_encoding(encoding or settings.IMPORT_DEFAULT_ENCODING)
     job = ImportJob(
@@ -52,7 +72,14 @@ def import_job_create(
         encoding=encoding,
         message="Waiting for a worker.",
         enqueued_at=timezone.now() if enqueue else None,
+        preview_only=preview,
     )
+    if columns is not None:
+        # Checked before the file is stored, so a bad mapping leaves nothing behind. Reading the
+        # header costs at most MAX_HEADER_BYTES.
+        header = _header_of(file=file, stored_name=stored_name, storage=job.file.storage, encoding=encoding)
+        job.mapping, job.mapping_positions = resolve_mapping(columns, names=header.names)
+        _remember_mapping(owner=owner, names=header.names, confirmed=job.mapping)
     if file is not None:
         job.file.name = storage_save_or_full(
             job.file.storage, job.file.field.generate_filename(job, unique_stored_name(job.filename)), file
@@ -67,6 +94,29 @@ def import_job_create(
         enqueue_import_on_commit(job.pk)
     import_job_publish_on_commit(job)
     return job
+
+
+def _header_of(*, file: File | None, stored_name: str | None, storage, encoding: str) -> HeaderRow:
+    try:
+        if file is not None:
+            file.seek(0)
+            try:
+                return read_header(file, encoding=encoding)
+            finally:
+                file.seek(0)
+        with storage.open(stored_name, "rb") as handle:
+            return read_header(handle, encoding=encoding)
+    except FileRejected as exc:
+        raise MappingInvalid(f"The columns cannot be mapped: {exc}") from None
+
+
+def _remember_mapping(*, owner, names: list[str], confirmed: dict[str, str]) -> None:
+    if owner is None:
+        return
+    RememberedMapping.objects.update_or_create(
+        owner=owner, header_key=header_set_key(names),
+        defaults={"headers": names[:200], "targets": remembered_targets(names, confirmed)},
+    )
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
@@ -117,17 +167,30 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             "Upload the file again.",
         )
         return
+    def run():
+        return import_csv(
+            file=handle,
+            size_bytes=job.size_bytes,
+            encoding=job.encoding,
+            chunk_size=settings.IMPORT_CHUNK_SIZE,
+            resume=progress_of(job),
+            observer=JobProgressRecorder(job, session=session),
+            deferred=DeferredRows(job_id=job.pk),
+            positions=job.mapping_positions,
+            preview=job.preview_only,
+        )
+
     try:
         with handle:
-            result = import_csv(
-                file=handle,
-                size_bytes=job.size_bytes,
-                encoding=job.encoding,
-                chunk_size=settings.IMPORT_CHUNK_SIZE,
-                resume=progress_of(job),
-                observer=JobProgressRecorder(job, session=session),
-                deferred=DeferredRows(job_id=job.pk),
-            )
+            try:
+                result = run()
+            except ColumnsUnmapped as exc:
+                # Raised before anything was written. The owner's remembered mapping of the same
+                # headers is applied without asking; otherwise a person chooses the columns.
+                if not _apply_remembered_mapping(job, exc.header):
+                    _stop_for_mapping(job, exc, handle=handle)
+                    return
+                result = run()
     except FileRejected as exc:
         _finish_failed(job, str(exc))
         return
@@ -139,6 +202,9 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             DeferredRows(job_id=job.pk).discard()
         return
     check_lock_session(job.pk, session)
+    if job.preview_only:
+        _finish_previewed(job, result)
+        return
     with transaction.atomic():
         done = transition(
             job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.COMPLETED,
@@ -156,12 +222,115 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             _send_finished_on_commit(job)
 
 
+def _apply_remembered_mapping(job: ImportJob, header: HeaderRow) -> bool:
+    if job.owner_id is None:
+        return False
+    remembered = RememberedMapping.objects.filter(
+        owner_id=job.owner_id, header_key=header_set_key(header.names)
+    ).first()
+    if remembered is None:
+        return False
+    try:
+        confirmed, positions = resolve_mapping(
+            apply_remembered(header.names, remembered.targets), names=header.names
+        )
+    except MappingInvalid:
+        return False
+    job.mapping, job.mapping_positions = confirmed, positions
+    ImportJob.objects.filter(pk=job.pk).update(mapping=confirmed, mapping_positions=positions)
+    return True
+
+
+def _stop_for_mapping(job: ImportJob, exc: ColumnsUnmapped, *, handle) -> None:
+    columns = columns_for_mapping(handle, header=exc.header, encoding=job.encoding)
+    with transaction.atomic():
+        moved = transition(
+            job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.NEEDS_MAPPING,
+            phase=ImportPhase.QUEUED, heartbeat_at=timezone.now(),
+            columns=[column.as_dict() for column in columns],
+            message=f"{exc} Choose which column is the SKU and which is the name to go on.",
+        )
+        if moved:
+            import_job_publish_on_commit(job)
+
+
+def _finish_previewed(job: ImportJob, result) -> None:
+    progress = result.progress
+    summary = {
+        "create": progress.created, "update": progress.updated, "unchanged": progress.unchanged,
+        "superseded": progress.superseded, "skipped": progress.skipped,
+    }
+    with transaction.atomic():
+        done = transition(
+            job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.PREVIEWED,
+            progress=100, heartbeat_at=timezone.now(), phase=ImportPhase.QUEUED,
+            total_rows=progress.total_rows, processed_rows=progress.processed_rows,
+            preview=summary, changes=list(progress.changes),
+            message=(
+                f"Preview of {progress.processed_rows:,} rows: {progress.created:,} would be created, "
+                f"{progress.updated:,} updated, {progress.unchanged:,} unchanged, "
+                f"{progress.superseded:,} superseded by a later row, {progress.skipped:,} skipped. "
+                "Nothing has been changed yet: import or discard it."
+            ),
+        )
+        if not done:
+            job.refresh_from_db()
+        import_job_publish_on_commit(job)
+
+
+@transaction.atomic
+def import_job_map(*, job: ImportJob, columns: dict) -> ImportJob:
+    """Give a job waiting in ``needs_mapping`` its column mapping, remember it, and queue it."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportStatus.NEEDS_MAPPING:
+        raise InvalidTransition(
+            f"This import is {job.status}: only an import that needs a column mapping takes one."
+        )
+    names = [column["header"] for column in job.columns or []]
+    confirmed, positions = resolve_mapping(columns, names=names)
+    _remember_mapping(owner=job.owner, names=names, confirmed=confirmed)
+    transition(
+        job, expected=(ImportStatus.NEEDS_MAPPING,), target=ImportStatus.PENDING,
+        mapping=confirmed, mapping_positions=positions, enqueued_at=timezone.now(), attempts=0,
+        phase=ImportPhase.QUEUED, message="Columns mapped. Waiting for a worker.",
+    )
+    enqueue_import_on_commit(job.pk)
+    import_job_publish_on_commit(job)
+    return job
+
+
+@transaction.atomic
+def import_job_confirm(*, job: ImportJob) -> ImportJob:
+    """Import a previewed job's stored file for real, as a fresh run (no new upload).
+
+    The catalogue may have changed since the preview: the import reads the file again and merges
+    it into the catalogue as it is then, so it does the right thing; the preview's counts and
+    sample stay on the job for comparison.
+    """
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportStatus.PREVIEWED:
+        raise InvalidTransition(f"This import is {job.status}: only a previewed import can be confirmed.")
+    ImportRowError.objects.filter(job=job).delete()
+    DeferredRows(job_id=job.pk).discard()
+    transition(
+        job, expected=(ImportStatus.PREVIEWED,), target=ImportStatus.PENDING,
+        preview_only=False, enqueued_at=timezone.now(), attempts=0, phase=ImportPhase.QUEUED,
+        total_rows=None, processed_rows=0, progress=0, created_rows=0, updated_rows=0,
+        unchanged_rows=0, superseded_rows=0, skipped_rows=0, stored_errors=0, errors=[],
+        resume_offset=0, resume_line=0, started_at=None, heartbeat_at=None,
+        message="Confirmed. Waiting for a worker to import it.",
+    )
+    enqueue_import_on_commit(job.pk)
+    import_job_publish_on_commit(job)
+    return job
+
+
 def _finish_failed(job: ImportJob, message: str) -> None:
     with transaction.atomic():
-        if job.processed_rows:
+        if job.processed_rows and not job.preview_only:
             message += f" Before it stopped, {job_summary(job)}"
         failed = transition(
-            job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING),
+            job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING, *WAITING_STATUSES),
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
         )
         DeferredRows(job_id=job.pk).discard()
@@ -194,7 +363,13 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
     was_running = job.status == ImportStatus.PROCESSING
     if job.is_finished:
         raise InvalidTransition(f"This import is already {job.status} and cannot be cancelled.")
-    if job.processed_rows:
+    if job.status == ImportStatus.PREVIEWED:
+        message = "Preview discarded; nothing was imported."
+    elif job.status == ImportStatus.NEEDS_MAPPING:
+        message = "Cancelled before the columns were mapped; nothing was imported."
+    elif job.preview_only:
+        message = "Preview cancelled; nothing was imported."
+    elif job.processed_rows:
         message = (
             f"Cancelled after {job.processed_rows:,} of {job.total_rows or 0:,} rows. "
             f"The products already imported were kept: {job_summary(job)}"

@@ -17,6 +17,10 @@ class ImportStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # Waiting for a person, with no worker on it: the file's columns must be named (mapping), or
+    # the preview's changes must be imported or discarded.
+    NEEDS_MAPPING = "needs_mapping", "Needs column mapping"
+    PREVIEWED = "previewed", "Previewed"
 
 
 class ImportPhase(models.TextChoices):
@@ -25,18 +29,26 @@ class ImportPhase(models.TextChoices):
     QUEUED = "queued", "Waiting for a worker"
     COUNTING = "counting", "Counting rows"
     IMPORTING = "importing", "Importing"
+    PREVIEWING = "previewing", "Comparing with the catalogue"
 
 
 # PROCESSING -> PENDING is the reaper handing a job whose worker died back to the queue; the next
 # worker resumes it from its last committed chunk. PROCESSING -> PROCESSING is a redelivered
 # message taking over such a job before the reaper does (it holds the job lock, so the previous
 # worker is gone).
+# PROCESSING -> NEEDS_MAPPING / PREVIEWED: the worker stops and waits for a person; they go on with
+# NEEDS_MAPPING -> PENDING (a mapping was given) or PREVIEWED -> PENDING (confirmed), or end it by
+# cancelling. FAILED from both: the file was deleted by retention before anyone came back.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     ImportStatus.PENDING: frozenset({ImportStatus.PROCESSING, ImportStatus.CANCELLED, ImportStatus.FAILED}),
     ImportStatus.PROCESSING: frozenset(
         {ImportStatus.PROCESSING, ImportStatus.PENDING, ImportStatus.COMPLETED, ImportStatus.FAILED,
-         ImportStatus.CANCELLED}
+         ImportStatus.CANCELLED, ImportStatus.NEEDS_MAPPING, ImportStatus.PREVIEWED}
     ),
+    ImportStatus.NEEDS_MAPPING: frozenset(
+        {ImportStatus.PENDING, ImportStatus.CANCELLED, ImportStatus.FAILED}
+    ),
+    ImportStatus.PREVIEWED: frozenset({ImportStatus.PENDING, ImportStatus.CANCELLED, ImportStatus.FAILED}),
     ImportStatus.COMPLETED: frozenset(),
     ImportStatus.FAILED: frozenset(),
     ImportStatus.CANCELLED: frozenset(),
@@ -44,6 +56,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 ACTIVE_STATUSES = (ImportStatus.PENDING, ImportStatus.PROCESSING)
 FINISHED_STATUSES = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+# Neither active (no worker, no catalogue write pending) nor finished (a person can still go on).
+WAITING_STATUSES = (ImportStatus.NEEDS_MAPPING, ImportStatus.PREVIEWED)
 
 
 class InvalidTransition(Exception):

@@ -60,4 +60,4 @@ def expire_stale_uploads() -> int:
 def delete_old_files() -> dict[str, int]:
     """Delete import files and completed uploads older than IMPORT_FILE_RETENTION_DAYS."""
     result = import_files_delete_expired()
-    return {"job_files": result.job_files, "uploads": result.uploads}
+    return {"job_files": result.job_files, "uploads": result.uploads, "waiting_jobs": result.waiting_jobs}

@@ -248,8 +248,30 @@ def _looks_like_utf16(head: bytes) -> bool:
     return False
 
 
-def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
-    """Read and check the header row at the start of ``file``; leave the file after it."""
+@dataclass(frozen=True)
+class HeaderRow:
+    """The header record as written: its names (stripped) and where the data starts."""
+
+    names: list[str]
+    text: str
+    data_offset: int
+    data_line: int
+
+
+class ColumnsUnmapped(FileRejected):
+    """The header does not name the required columns (or names one twice): a person must say which
+    column is which (``importer.mapping``). ``header`` is what the file has."""
+
+    def __init__(self, template: str, /, *, header: HeaderRow, **values: object) -> None:
+        self.header = header
+        super().__init__(template, **values)
+
+    def __reduce__(self):
+        return (_rebuild_file_rejected, (self.template, self.values))
+
+
+def read_header(file: BinaryIO, *, encoding: str) -> HeaderRow:
+    """Sniff the start of ``file`` and read its header row (at most ``MAX_HEADER_BYTES``)."""
     file.seek(0)
     head = file.read(SNIFF_BYTES)
     sniff(head, encoding=encoding)
@@ -259,14 +281,28 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
     except csv.Error as exc:
         raise FileRejected("The header row {reason}.", reason=csv_error_reason(exc)) from None
     header = records[0] if records else []
-    names = [name.strip().lower() for name in header]
+    return HeaderRow(names=[name.strip() for name in header], text=text, data_offset=offset, data_line=line)
+
+
+def parse_header(file: BinaryIO, *, encoding: str, positions: dict[str, int] | None = None) -> CsvLayout:
+    """Read and check the header row at the start of ``file``; leave the file after it.
+
+    ``positions`` ({target: column index}, from a confirmed mapping) says which column is which;
+    without it the header must name ``sku`` and ``name`` itself (in any case and spacing).
+    """
+    row = read_header(file, encoding=encoding)
+    if positions is not None:
+        return _mapped_layout(row, positions)
+    header, text = row.names, row.text
+    names = [name.lower() for name in header]
 
     occurrences = Counter(names)
     duplicated = sorted(n for n in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if occurrences[n] > 1)
     if duplicated:
-        raise FileRejected(
-            "The header names the column(s) {columns} more than once; keep one of each.",
-            columns=", ".join(f"'{n}'" for n in duplicated),
+        raise ColumnsUnmapped(
+            "The header names the column(s) {columns} more than once; keep one of each, or map "
+            "the columns to say which one to read.",
+            header=row, columns=", ".join(f"'{n}'" for n in duplicated),
         )
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
@@ -279,15 +315,38 @@ def parse_header(file: BinaryIO, *, encoding: str) -> CsvLayout:
             if len(header) == 1 and separator in header[0]:
                 message += f" The file seems to be separated by {label}: save it with commas."
                 break
-        raise FileRejected(message, columns=", ".join(f"'{m}'" for m in missing), found=shown)
+        columns = ", ".join(f"'{m}'" for m in missing)
+        if len(header) < 2:
+            # One column cannot be both the SKU and the name: no mapping helps such a file.
+            raise FileRejected(message, columns=columns, found=shown)
+        raise ColumnsUnmapped(message, header=row, columns=columns, found=shown)
     return CsvLayout(
         sku_index=names.index("sku"),
         name_index=names.index("name"),
         description_index=names.index("description") if "description" in names else None,
         is_active_index=names.index("is_active") if "is_active" in names else None,
         field_count=len(names),
-        data_offset=offset,
-        data_line=line,
+        data_offset=row.data_offset,
+        data_line=row.data_line,
+    )
+
+
+def _mapped_layout(row: HeaderRow, positions: dict[str, int]) -> CsvLayout:
+    field_count = len(row.names)
+    if any(not 0 <= index < field_count for index in positions.values()) or not {
+        "sku", "name"
+    } <= positions.keys():
+        # The mapping was checked against this very header; a file that changed under it is
+        # refused rather than read with the wrong columns.
+        raise FileRejected("The file's header no longer matches the column mapping given for it.")
+    return CsvLayout(
+        sku_index=positions["sku"],
+        name_index=positions["name"],
+        description_index=positions.get("description"),
+        is_active_index=positions.get("is_active"),
+        field_count=field_count,
+        data_offset=row.data_offset,
+        data_line=row.data_line,
     )
 
 

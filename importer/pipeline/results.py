@@ -57,6 +57,8 @@ class ImportProgress:
     line: int = 0
     size_bytes: int = 0
     first_errors: tuple[RowError, ...] = ()
+    # A preview's sample of rows that would change (``importer.pipeline.preview``); empty otherwise.
+    changes: tuple[dict, ...] = ()
 
     @property
     def percent(self) -> int:

@@ -14,6 +14,10 @@ Holding those rows back is what makes the last row of a SKU win and be written o
 exact: a row replaced by a later one is ``superseded`` and never touches the catalogue, so a
 re-import of the same file changes and counts nothing.
 
+With ``preview=True`` the same stages run but no product is written: each chunk (and each batch
+of held-back rows) is compared with the catalogue instead of merged (``preview``), so the counts
+are those the import would have, and ``progress.changes`` samples the rows that would change.
+
 The observer may stop the run by raising ``ImportInterrupted``: between chunks, every second of
 the scan, and every second the reader is still busy with the next chunk (a file of huge records).
 The rows held back until then stay where they wait: a job's ``DeferredRows`` are kept for its
@@ -31,6 +35,7 @@ from django.db import transaction
 
 from importer.pipeline.chunks import ChunkSize, chunks_of
 from importer.pipeline.header import CsvLayout, parse_header, resolve_encoding
+from importer.pipeline.preview import PREVIEW_SAMPLE_CHANGES, compare_chunk, compare_deferred_batch
 from importer.pipeline.readahead import read_ahead
 from importer.pipeline.records import RecordReader
 from importer.pipeline.results import ImportObserver, ImportProgress, ImportResult
@@ -53,6 +58,8 @@ def import_csv(
     resume: ImportProgress | None = None,
     observer: ImportObserver | None = None,
     deferred: DeferredRows | None = None,
+    positions: dict[str, int] | None = None,
+    preview: bool = False,
 ) -> ImportResult:
     """Import the products of ``file`` into the catalogue, chunk by chunk.
 
@@ -60,13 +67,15 @@ def import_csv(
     and ``ImportInterrupted`` when the observer stopped it. Rows that break a rule are skipped and
     reported; everything else is upserted, the last row of the file winning per SKU. Pass the
     ``progress`` of an interrupted run as ``resume``, and the same durable ``deferred``, to
-    continue after its last committed chunk.
+    continue after its last committed chunk. ``positions`` ({target: column index}, a confirmed
+    column mapping) says which column is which when the header does not; ``preview`` compares
+    instead of writing.
     """
     observer = observer or ImportObserver()
     deferred = deferred or DeferredRows()
     started_at = time.monotonic()
     encoding = resolve_encoding(encoding)
-    layout = parse_header(file, encoding=encoding)
+    layout = parse_header(file, encoding=encoding, positions=positions)
     progress = _starting_point(resume, layout=layout, size_bytes=size_bytes)
 
     # The whole file is scanned even when resuming: a row still to come may repeat a SKU of a row
@@ -96,7 +105,14 @@ def import_csv(
     for chunk in read_ahead(chunks, on_wait=still_reading, on_stop=records.stop):
         began = time.monotonic()
         with transaction.atomic():
-            counts = merge_chunk(chunk.rows, deferred=deferred, sets_active=sets_active)
+            if preview:
+                counts, changes = compare_chunk(
+                    chunk.rows, deferred=deferred, sets_active=sets_active,
+                    sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
+                )
+                progress = replace(progress, changes=progress.changes + tuple(changes))
+            else:
+                counts = merge_chunk(chunk.rows, deferred=deferred, sets_active=sets_active)
             progress = _counted(progress, counts, records=chunk.record_count).with_errors(chunk.errors)
             progress = replace(progress, offset=chunk.end_offset, line=chunk.end_line)
             observer.chunk_written(progress, chunk.errors)
@@ -106,7 +122,8 @@ def import_csv(
     progress = replace(progress, offset=max(progress.offset, size_bytes))
     if progress.waiting:
         progress = _merge_deferred(
-            progress, deferred=deferred, observer=observer, batch_rows=size.limit, sets_active=sets_active
+            progress, deferred=deferred, observer=observer, batch_rows=size.limit, sets_active=sets_active,
+            preview=preview,
         )
     return ImportResult(
         progress=replace(progress, total_rows=progress.processed_rows),
@@ -142,8 +159,10 @@ def _merge_deferred(
     observer: ImportObserver,
     batch_rows: int,
     sets_active: bool,
+    preview: bool = False,
 ) -> ImportProgress:
-    """Merge the held-back rows: first forget those a later row replaces, then merge the rest."""
+    """Merge the held-back rows: first forget those a later row replaces, then merge the rest
+    (or, in a preview, compare them)."""
     with transaction.atomic():
         superseded = drop_superseded_deferred(deferred=deferred)
         progress = _counted(progress, MergeCounts(superseded=superseded))
@@ -151,9 +170,16 @@ def _merge_deferred(
     observer.chunk_committed(progress)
     while progress.waiting:
         with transaction.atomic():
-            merged, counts = merge_deferred_batch(
-                deferred=deferred, limit=batch_rows, sets_active=sets_active
-            )
+            if preview:
+                merged, counts, changes = compare_deferred_batch(
+                    deferred=deferred, limit=batch_rows, sets_active=sets_active,
+                    sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
+                )
+                progress = replace(progress, changes=progress.changes + tuple(changes))
+            else:
+                merged, counts = merge_deferred_batch(
+                    deferred=deferred, limit=batch_rows, sets_active=sets_active
+                )
             if not merged:
                 # Cannot happen while rows and counts commit together; stop rather than loop.
                 break

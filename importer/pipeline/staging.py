@@ -214,17 +214,32 @@ def merge_chunk(rows: StagedRows, *, deferred: DeferredRows, sets_active: bool =
     if not len(rows):
         return MergeCounts()
     with connection.cursor() as cursor:
-        cursor.execute(_PREPARE_STAGING)
-        # cursor.copy() is psycopg's own and bypasses Django's error translation: wrap it, so a
-        # connection lost mid-COPY raises django.db.OperationalError like every other query.
-        with (
-            connection.wrap_database_errors,
-            cursor.copy(
-                "COPY importer_staging (line, sku, name, description, is_active, deferred) FROM STDIN"
-            ) as copy,
-        ):
-            copy.write(rows.data)
+        stage_rows(cursor, rows)
         return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active)
+
+
+def stage_rows(cursor, rows: StagedRows) -> None:
+    """Empty the staging table and COPY ``rows`` into it (the merge and the preview share it)."""
+    cursor.execute(_PREPARE_STAGING)
+    # cursor.copy() is psycopg's own and bypasses Django's error translation: wrap it, so a
+    # connection lost mid-COPY raises django.db.OperationalError like every other query.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(
+            "COPY importer_staging (line, sku, name, description, is_active, deferred) FROM STDIN"
+        ) as copy,
+    ):
+        copy.write(rows.data)
+
+
+def stage_deferred_batch(cursor, *, deferred: DeferredRows, limit: int) -> int:
+    """Move the next ``limit`` deferred rows into the emptied staging table; return how many."""
+    cursor.execute(_PREPARE_STAGING)
+    cursor.execute(
+        _STAGE_DEFERRED_BATCH.format(deferred=deferred.table),
+        {"job_id": deferred.job_id, "limit": limit},
+    )
+    return cursor.rowcount
 
 
 def drop_superseded_deferred(*, deferred: DeferredRows) -> int:
@@ -240,12 +255,7 @@ def merge_deferred_batch(
     """Merge up to ``limit`` deferred rows (after ``drop_superseded_deferred``); return how many
     were merged and what they did. Must run inside a transaction."""
     with connection.cursor() as cursor:
-        cursor.execute(_PREPARE_STAGING)
-        cursor.execute(
-            _STAGE_DEFERRED_BATCH.format(deferred=deferred.table),
-            {"job_id": deferred.job_id, "limit": limit},
-        )
-        moved = cursor.rowcount
+        moved = stage_deferred_batch(cursor, deferred=deferred, limit=limit)
         if not moved:
             return 0, MergeCounts()
         return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved, sets_active=sets_active)

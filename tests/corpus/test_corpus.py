@@ -29,7 +29,8 @@ from tests.support.clients import token_headers
 from tests.support.jobs import finished, wait_for_job
 from tests.support.processes import ServiceProcess, start_daphne, start_worker
 
-FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED)
+# The states a corpus job may be left in: ended, or waiting for a person to map its columns.
+FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.NEEDS_MAPPING)
 JOB_TIMEOUT = 120
 # Descriptions longer than this are compared (and shown in a failure) by length and digest.
 SHOWN_DESCRIPTION = 200
@@ -95,8 +96,9 @@ def tus_upload(url: str, path: Path, headers: dict[str, str]) -> str:
 
 
 def wait_for_end(services: Services, job_id: int, headers: dict[str, str]) -> dict:
-    """Wait for the job to end; return it as the API shows it."""
-    wait_for_job(job_id, finished, what="finished", timeout=JOB_TIMEOUT,
+    """Wait for the job to end (or to wait for a column mapping); return it as the API shows it."""
+    wait_for_job(job_id, lambda job: finished(job) or job.status == "needs_mapping", what="finished",
+                 timeout=JOB_TIMEOUT,
                  processes=[services.worker, services.server], interval=0.1)
     response = requests.get(f"{services.url}/api/imports/{job_id}/", headers=headers, timeout=30)
     assert response.status_code == 200, response.text

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -110,6 +111,37 @@ def test_old_completed_uploads_are_deleted_and_an_imported_ones_file_stays_with_
     assert not stored(unclaimed.stored_name)
     assert stored(job.file.name)  # the pending job still needs it
     assert Upload.objects.filter(pk=fresh.pk).exists() and stored(fresh.stored_name)
+
+
+@pytest.mark.django_db
+def test_a_job_left_waiting_for_a_mapping_or_a_confirmation_is_discarded_with_its_file(
+    user, django_capture_on_commit_callbacks
+):
+    unmapped = create_job(b"code,title\nA,B\n", owner=user)
+    services.import_job_run(job_id=unmapped.pk)
+    previewed = services.import_job_create(
+        owner=user, file=ContentFile(CSV), filename="p.csv", enqueue=False, preview=True
+    )
+    services.import_job_run(job_id=previewed.pk)
+    recent = create_job(b"code,title\nA,B\n", owner=user)
+    services.import_job_run(job_id=recent.pk)
+    assert {j.status for j in ImportJob.objects.all()} == {"needs_mapping", "previewed"}
+    names = {job.pk: ImportJob.objects.get(pk=job.pk).file.name for job in (unmapped, previewed, recent)}
+    ImportJob.objects.filter(pk__in=[unmapped.pk, previewed.pk]).update(
+        updated_at=timezone.now() - timedelta(days=DAYS + 0.1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = import_files_delete_expired()
+
+    assert (result.waiting_jobs, result.job_files) == (2, 2)
+    for job in (unmapped, previewed):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert job.status == "cancelled" and job.file_deleted_at is not None
+        assert "Discarded: it waited for a" in job.message
+        assert not stored(names[job.pk])
+    assert ImportJob.objects.get(pk=recent.pk).status == "needs_mapping"
+    assert stored(names[recent.pk])
 
 
 @pytest.mark.django_db

@@ -156,6 +156,10 @@ TABLE: list[Row] = [
     # --- Owner or staff (another user's job is 404) ------------------------------------------------
     row("GET", "api/imports/<pk>/", "/api/imports/{job}/", *owner_or_staff(200)),
     row("POST", "api/imports/<pk>/cancel/", "/api/imports/{job}/cancel/", *owner_or_staff(200)),
+    # alice's job is pending: past the access check, the owner and staff meet the state rule (409).
+    row("POST", "api/imports/<pk>/mapping/", "/api/imports/{job}/mapping/", *owner_or_staff(409),
+        data={"columns": {"sku": "sku", "name": "name"}}),
+    row("POST", "api/imports/<pk>/confirm/", "/api/imports/{job}/confirm/", *owner_or_staff(409)),
     row("GET", "api/imports/<pk>/errors/", "/api/imports/{job}/errors/", *owner_or_staff(200)),
     # Live progress: a refused request must be a plain error answer, never a started stream.
     row("GET", "api/imports/<int:pk>/events/", "/api/imports/{job}/events/", *owner_or_staff(200)),

@@ -9,7 +9,16 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from importer.pipeline import CLI_WORDING, FileRejected, ImportObserver, ImportProgress, import_csv
+from importer.mapping import MappingInvalid, parse_cli_mapping, resolve_mapping, suggest_targets
+from importer.pipeline import (
+    CLI_WORDING,
+    FileRejected,
+    ImportObserver,
+    ImportProgress,
+    import_csv,
+    resolve_encoding,
+)
+from importer.pipeline.header import ColumnsUnmapped, read_header
 
 
 class _ProgressBar(ImportObserver):
@@ -46,6 +55,15 @@ class _ProgressBar(ImportObserver):
             self.stream.write(line + "\n")
 
 
+def _map_hint(names: list[str]) -> str:
+    """The --map options that would map ``names`` by their suggestions, as a hint."""
+    pairs = [(name, target) for name, target in zip(names, suggest_targets(names), strict=True) if target]
+    if {"sku", "name"} <= {target for _, target in pairs}:
+        options = " ".join(f'--map "{name}={target}"' for name, target in pairs)
+        return f"Say which column is which, for example: {options}"
+    return 'Say which column is which with --map "HEADER=sku" --map "HEADER=name".'
+
+
 class Command(BaseCommand):
     help = "Import products from a CSV file (sku,name,description) in the foreground."
 
@@ -63,23 +81,40 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-errors", type=int, default=20, help="Row errors to print (default: %(default)s)."
         )
+        parser.add_argument(
+            "--map", action="append", default=[], metavar="HEADER=TARGET", dest="mapping",
+            help='Which column is which, when the header does not say sku and name: --map '
+            '"Variant SKU=sku" --map "Title=name" (targets: sku, name, description, is_active; '
+            '"HEADER=" ignores a column). Repeat for each column.',
+        )
 
-    def handle(self, *args, file: Path, encoding: str, chunk_size: int, max_errors: int, **options) -> None:
+    def handle(
+        self, *args, file: Path, encoding: str, chunk_size: int, max_errors: int, mapping: list[str],
+        **options,
+    ) -> None:
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         observer = _ProgressBar(self.stdout._out if hasattr(self.stdout, "_out") else sys.stdout)
         try:
             with file.open("rb") as handle:
+                positions = self._positions(handle, mapping, encoding=encoding) if mapping else None
                 result = import_csv(
                     file=handle,
                     size_bytes=file.stat().st_size,
                     encoding=encoding,
                     chunk_size=chunk_size,
                     observer=observer,
+                    positions=positions,
                 )
+        except ColumnsUnmapped as exc:
+            raise CommandError(
+                f"Import failed: {file}: {exc.worded(CLI_WORDING)} {_map_hint(exc.header.names)}"
+            ) from None
         except FileRejected as exc:
             # Worded for the command line: it names --encoding and the file, not an upload.
             raise CommandError(f"Import failed: {file}: {exc.worded(CLI_WORDING)}") from None
+        except MappingInvalid as exc:
+            raise CommandError(f"Import failed: {file}: {exc}") from None
         if observer.tty:
             self.stdout.write("")
         progress = result.progress
@@ -98,3 +133,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  line {error.line}: {error.reason}" + (f" (SKU {error.sku})" if error.sku else ""))
             if progress.skipped > len(shown):
                 self.stdout.write(f"  … and {progress.skipped - len(shown):,} more.")
+
+    @staticmethod
+    def _positions(handle, mapping: list[str], *, encoding: str) -> dict[str, int]:
+        header = read_header(handle, encoding=resolve_encoding(encoding))
+        _confirmed, positions = resolve_mapping(parse_cli_mapping(mapping), names=header.names)
+        return positions

@@ -34,7 +34,9 @@ function rowsText(job) {
     [job.created, "created"], [job.updated, "updated"], [job.unchanged, "unchanged"],
     [job.superseded, "superseded"], [job.skipped, "skipped"],
   ].filter(([count]) => count).map(([count, what]) => `${formatNumber(count)} ${what}`);
-  return counts.length ? `${total}: ${counts.join(" · ")}` : total;
+  // A preview changed nothing: its counts are what the import would do.
+  const prefix = job.preview_only ? "preview of " : "";
+  return counts.length ? `${prefix}${total}: ${counts.join(" · ")}${job.preview_only ? " (would be)" : ""}` : total;
 }
 
 class ImportList extends HTMLElement {

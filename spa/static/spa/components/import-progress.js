@@ -2,12 +2,16 @@
  * <import-progress job-id="…">: one import job, live. Shows the phase, a progress bar with the
  * percentage, rows processed of total, rows per second, the created/updated/unchanged/
  * superseded/skipped counts, the first row errors with a link to all of them, and the failure
- * reason with a retry. A running import can be cancelled.
+ * reason with a retry. A running import can be cancelled. An import waiting for its columns to be
+ * mapped shows the mapping step (column-mapping.js); a previewed one its review step
+ * (import-preview.js), and both go on live over the same stream.
  *
  * Its event stream is opened when the element is put on the page and closed when it is taken
  * off (see lib/job-stream.js).
  */
 
+import "./column-mapping.js";
+import "./import-preview.js";
 import { notify } from "./notices.js";
 import { api, describeError, isSessionError } from "../lib/api.js";
 import { formatBytes, formatDateTime, formatNumber, formatRate, plural } from "../lib/format.js";
@@ -20,6 +24,8 @@ const STATUS_LABELS = {
   completed: "Completed",
   failed: "Failed",
   cancelled: "Cancelled",
+  needs_mapping: "Needs mapping",
+  previewed: "Previewed",
 };
 
 /** Long values (a 300-character SKU is a typical bad row) are cut for the table; the title has it all. */
@@ -48,6 +54,8 @@ export function phaseText(job) {
   if (job.status === "failed") return `Failed: ${job.message || "the import could not finish."}`;
   if (job.status === "cancelled") return "Cancelled";
   if (job.status === "completed") return "Complete";
+  if (job.status === "needs_mapping") return "Waiting for you: say which column is which";
+  if (job.status === "previewed") return "Previewed: review the changes, then import or discard them";
   return job.phase_label || STATUS_LABELS[job.status] || job.status;
 }
 
@@ -115,12 +123,12 @@ class ImportProgress extends HTMLElement {
         aria-valuemin="0" aria-valuemax="100" aria-valuenow="${Math.round(job.progress || 0)}" data-ref="bar">
         <div class="progress-fill"></div>
       </div>
-      <p class="progress-text">
+      <p class="progress-text" data-ref="progressText">
         <strong class="progress-percent" data-ref="percent"></strong>
         <span data-ref="rows"></span>
         <span class="muted" data-ref="rate"></span>
       </p>
-      <dl class="counts">
+      <dl class="counts" data-ref="counts">
         <div><dt>Created</dt><dd data-ref="created"></dd></div>
         <div><dt>Updated</dt><dd data-ref="updated"></dd></div>
         <div><dt>Unchanged</dt><dd data-ref="unchanged"></dd></div>
@@ -129,6 +137,7 @@ class ImportProgress extends HTMLElement {
       </dl>
       <p class="connection-note muted" data-ref="connection" role="status" hidden></p>
       <div class="failure" role="alert" data-ref="failure" hidden></div>
+      <div data-ref="step"></div>
       <div data-ref="errors"></div>
       <div class="card-actions" data-ref="actions"></div>`);
     this.refs = {};
@@ -137,6 +146,8 @@ class ImportProgress extends HTMLElement {
     });
     this.refs.actions.addEventListener("click", (event) => this.onAction(event));
     this.refs.failure.addEventListener("click", (event) => this.onAction(event));
+    // The mapping and preview steps answer with the job the server returned: shown at once.
+    this.refs.step.addEventListener("import-updated", (event) => this.update(event.detail));
     this.shownStatus = null;
     this.shownErrors = null;
   }
@@ -170,6 +181,7 @@ class ImportProgress extends HTMLElement {
       this.shownStatus = job.status;
       render(refs.badge, statusBadge(job.status));
       this.renderActions(job);
+      this.renderStep(job);
       if (job.status === "failed") {
         render(refs.failure, html`<p><strong>The import failed.</strong> ${job.message || "No reason was given."}</p>
           <button type="button" class="button button-primary" data-action="retry">Retry</button>`);
@@ -188,9 +200,30 @@ class ImportProgress extends HTMLElement {
   }
 
   renderActions(job) {
+    if (job.status === "previewed") {
+      render(this.refs.actions, ""); // the review step has Import and Discard
+      return;
+    }
     render(this.refs.actions, isFinished(job)
       ? html`${job.status === "completed" && html`<a class="button" href="/products/">View the catalogue</a>`}`
-      : html`<button type="button" class="button button-danger-outline" data-action="cancel">Cancel import</button>`);
+      : html`<button type="button" class="button button-danger-outline" data-action="cancel">${
+        job.preview_only ? "Cancel preview" : "Cancel import"}</button>`);
+  }
+
+  /** The step a person must take: the column mapping, or the preview's review; else nothing. */
+  renderStep(job) {
+    const waiting = job.status === "needs_mapping" || job.status === "previewed";
+    this.refs.counts.hidden = waiting;
+    this.refs.bar.hidden = job.status === "needs_mapping";
+    this.refs.progressText.hidden = job.status === "needs_mapping";
+    const step = this.refs.step;
+    if (!waiting) {
+      step.replaceChildren();
+      return;
+    }
+    const element = document.createElement(job.status === "needs_mapping" ? "column-mapping" : "import-preview");
+    element.job = job;
+    step.replaceChildren(element);
   }
 
   renderErrors(job) {

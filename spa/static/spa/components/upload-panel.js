@@ -46,7 +46,10 @@ class UploadPanel extends HTMLElement {
       this.showIdle(`“${file.name}” doesn't look like a CSV file. Choose a .csv file.`);
       return;
     }
-    uploadAndImport(file).catch(() => {
+    const preview = this.querySelector("[data-ref=preview]");
+    // Remembered across the panel's redraws (it is drawn again after each upload).
+    this.preview = preview ? preview.checked : Boolean(this.preview);
+    uploadAndImport(file, { preview: this.preview }).catch(() => {
       // The panel shows the failure from the upload state; nothing more to do here.
     });
   }
@@ -72,9 +75,15 @@ class UploadPanel extends HTMLElement {
           aria-describedby="upload-hint">
         <label for="upload-file" class="button button-primary">Choose a file…</label>
         <p class="field-hint" id="upload-hint">Columns <code>sku</code>, <code>name</code> and optionally
-          <code>description</code>. Existing SKUs are updated, whatever their letter case. Large files are fine:
-          the upload resumes after a dropped connection.</p>
+          <code>description</code> and <code>is_active</code>; other names (a shop's export) are mapped in the
+          next step. Existing SKUs are updated, whatever their letter case. Large files are fine: the upload
+          resumes after a dropped connection.</p>
       </div>
+      <label class="checkbox upload-preview">
+        <input type="checkbox" data-ref="preview" ${this.preview ? "checked" : ""} aria-describedby="upload-preview-hint">
+        <span>Preview changes before importing
+          <span class="field-hint" id="upload-preview-hint">See what the file would create and change, then import or discard it.</span></span>
+      </label>
       ${error && html`<p class="form-error" role="alert">${error}</p>`}`);
 
     const dropzone = this.querySelector("[data-ref=dropzone]");

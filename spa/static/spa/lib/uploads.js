@@ -91,10 +91,12 @@ function tusMessage(error) {
   return "The connection to the server was lost.";
 }
 
-async function startImport(uploadId) {
+async function startImport(uploadId, { preview = false } = {}) {
   setState({ phase: "starting", message: "" });
   try {
-    const job = await api.post("/api/imports/", { upload: uploadId });
+    // preview: the worker compares the file with the catalogue and changes nothing, until the
+    // person confirms (POST /api/imports/{id}/confirm/).
+    const job = await api.post("/api/imports/", { upload: uploadId, preview });
     setState(null);
     announcer.announce("import-started", job);
     return job;
@@ -105,10 +107,10 @@ async function startImport(uploadId) {
 }
 
 /**
- * Upload `file` and start its import; resolves with the new job (or null when the upload was
- * cancelled before its first request).
+ * Upload `file` and start its import (a preview of it with `{ preview: true }`); resolves with the
+ * new job (or null when the upload was cancelled before its first request).
  */
-export async function uploadAndImport(file) {
+export async function uploadAndImport(file, { preview = false } = {}) {
   if (state && ["uploading", "retrying", "starting"].includes(state.phase)) {
     throw new Error("Another file is still being uploaded.");
   }
@@ -147,7 +149,7 @@ export async function uploadAndImport(file) {
       },
       onSuccess() {
         tusUpload = null;
-        startImport(uploadIdFromUrl(upload.url)).then(resolve, reject);
+        startImport(uploadIdFromUrl(upload.url), { preview }).then(resolve, reject);
       },
     });
     tusUpload = upload;
