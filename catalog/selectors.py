@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum, Value
+from django.db.models import QuerySet, Sum, Value
 from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
 from django.db.models.sql.where import AND
 
+from catalog import search
 from catalog.models import COUNT_BLOCK_SIZE, Product, ProductCountBlock
 
 # A text filter (sku, search) is counted exactly up to this many matches; past it the count is
@@ -20,6 +21,8 @@ from catalog.models import COUNT_BLOCK_SIZE, Product, ProductCountBlock
 EXACT_COUNT_LIMIT = 10_000
 # Below this position OFFSET walks fewer rows than one count block holds: seeking gains nothing.
 OFFSET_IS_CHEAP_BELOW = COUNT_BLOCK_SIZE
+# From this position on, a page of an ordered list finds its ids first (see product_page).
+IDS_FIRST_FROM = 1_000
 
 
 def product_list() -> QuerySet[Product]:
@@ -40,11 +43,12 @@ def products_with_sku_fragment(products: QuerySet[Product], *, fragment: str) ->
 
 
 def products_matching_text(products: QuerySet[Product], *, text: str) -> QuerySet[Product]:
-    """The products whose SKU, name or description contains ``text`` in any letter case."""
-    text = text.strip()
-    if not text:
-        return products
-    return products.filter(Q(sku__icontains=text) | Q(name__icontains=text) | Q(description__icontains=text))
+    """The products that hold every word of ``text`` (the last one as a prefix) in their name, SKU
+    or description, in any case and with or without accents; see ``catalog.search``.
+
+    Without an explicit ordering, pages list the name/SKU matches first, then the others.
+    """
+    return search.products_matching_words(products, text=text)
 
 
 def products_ordered(products: QuerySet[Product], *, ordering: list[str]) -> QuerySet[Product]:
@@ -184,10 +188,17 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     ``OFFSET n`` makes PostgreSQL walk past n rows: ~1 s at the middle of a million. For lists
     in id order that the count blocks describe, the running sum of the blocks says in which
     block position ``start`` lies, so the page is read from that block's first id onward and
-    skips at most one block's rows. Other lists use ``OFFSET``.
+    skips at most one block's rows. A search in its default order is read tier by tier
+    (``_tiered_page``). Deep pages of other ordered lists find their ids first
+    (``_page_by_ids``); the rest use ``OFFSET``.
     """
+    tiers = search.search_tiers(products)
+    if tiers is not None:
+        return _tiered_page(tiers, start=start, stop=stop)
     shape = _block_shape(products)
-    if shape is None or shape.descending is None or start < OFFSET_IS_CHEAP_BELOW:
+    if shape is None or shape.descending is None:
+        return _page_by_ids(products, start=start, stop=stop) if start >= IDS_FIRST_FROM else products[start:stop]
+    if start < OFFSET_IS_CHEAP_BELOW:
         return products[start:stop]
     found = _block_before(is_active=shape.is_active, position=start, descending=shape.descending)
     if found is None:
@@ -199,6 +210,33 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     else:
         products = products.filter(id__gte=block * COUNT_BLOCK_SIZE)
     return products[skip : skip + (stop - start)]
+
+
+def _tiered_page(tiers: tuple[QuerySet[Product], QuerySet[Product]], *, start: int, stop: int) -> list[Product]:
+    """Positions ``start``..``stop`` of a search's tiers read one after the other.
+
+    Each tier is a filter in id order, which PostgreSQL serves from the primary key (a common
+    word: walk the ids, keep the matches) or the GIN index (a rare one: the few matches, sorted).
+    The second tier is read only when the page reaches past the first; a page that starts past
+    the first tier's end counts that tier up to the page's start.
+    """
+    names, others = tiers
+    rows = list(names[start:stop])
+    if len(rows) == stop - start:
+        return rows
+    in_names = start + len(rows) if rows or start == 0 else names.order_by()[:start].count()
+    skip = max(0, start - in_names)
+    return rows + list(others[skip : skip + (stop - start - len(rows))])
+
+
+def _page_by_ids(products: QuerySet[Product], *, start: int, stop: int) -> QuerySet[Product]:
+    """A deep page of an ordered list: its ids first, then its rows.
+
+    ``OFFSET`` must walk every row before the page; asked for ids only, PostgreSQL walks the
+    ordering's (field, id) index alone (an index-only scan) instead of the table, then reads the
+    page's rows by id: ``ordering=name&page=1000`` reads 50 rows of the table, not 50,000.
+    """
+    return products.filter(pk__in=products.values("pk")[start:stop])
 
 
 def _block_before(*, is_active: bool | None, position: int, descending: bool) -> tuple[int, int] | None:
