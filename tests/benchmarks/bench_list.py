@@ -64,7 +64,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loads", default="1,20",
                         help="comma-separated numbers of concurrent clients, each run for every scenario")
     parser.add_argument("--only", default="",
-                        help="run only the scenarios whose name contains this text (plus the reference)")
+                        help="comma-separated texts: run only the scenarios whose name contains one (plus the reference)")
     parser.add_argument("--database", default="pi_bench_list", help="throw-away database name (pi_bench…)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL without database name")
@@ -288,7 +288,8 @@ def _measure(base: str, token: str, args: argparse.Namespace, workdir: Path) -> 
     outcomes = []
     scenarios = _scenarios(product_total(), product_total(is_active=False))
     if args.only:
-        scenarios = [s for s in scenarios if s.target_ms is None or args.only in s.name]
+        wanted = [part for part in args.only.split(",") if part]
+        scenarios = [s for s in scenarios if s.target_ms is None or any(part in s.name for part in wanted)]
     for scenario in scenarios:
         body = _probe(base, token, scenario.path)
         count = body.get("count", "-")
