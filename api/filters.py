@@ -7,8 +7,8 @@ from django import forms
 from django.db.models import QuerySet
 
 from catalog import selectors
-from catalog.search import SEARCH_MAX_LENGTH
 from catalog.models import Product
+from catalog.search import SEARCH_MAX_LENGTH
 
 ORDERING_FIELDS = selectors.PRODUCT_ORDERING_FIELDS
 

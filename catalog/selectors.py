@@ -197,7 +197,9 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
         return _tiered_page(tiers, start=start, stop=stop)
     shape = _block_shape(products)
     if shape is None or shape.descending is None:
-        return _page_by_ids(products, start=start, stop=stop) if start >= IDS_FIRST_FROM else products[start:stop]
+        if start >= IDS_FIRST_FROM:
+            return _page_by_ids(products, start=start, stop=stop)
+        return products[start:stop]
     if start < OFFSET_IS_CHEAP_BELOW:
         return products[start:stop]
     found = _block_before(is_active=shape.is_active, position=start, descending=shape.descending)
@@ -212,7 +214,9 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     return products[skip : skip + (stop - start)]
 
 
-def _tiered_page(tiers: tuple[QuerySet[Product], QuerySet[Product]], *, start: int, stop: int) -> list[Product]:
+def _tiered_page(
+    tiers: tuple[QuerySet[Product], QuerySet[Product]], *, start: int, stop: int
+) -> list[Product]:
     """Positions ``start``..``stop`` of a search's tiers read one after the other.
 
     Each tier is a filter in id order, which PostgreSQL serves from the primary key (a common

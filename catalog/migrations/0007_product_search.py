@@ -8,8 +8,8 @@ A, the description weight B: the list reads name/SKU matches first (``catalog.se
 Everything here is core PostgreSQL (full text search is in every build): the embedded server of
 ``make run`` has neither ``unaccent`` nor ``pg_trgm``, so accents are folded by an IMMUTABLE SQL
 function of our own, ``catalog_search_fold`` (NFKD, combining marks dropped, the Latin letters that
-do not decompose spelled out; the ``simple`` configuration lowers the case). The query side (``catalog_search_query_text``) folds
-the same way, so ``cordoba`` meets "Córdoba" and ``CORDOBA`` too.
+do not decompose spelled out; the ``simple`` configuration lowers the case). The query side
+(``catalog_search_query_text``) folds the same way, so ``cordoba`` meets "Córdoba" and ``CORDOBA`` too.
 
 PostgreSQL's parser turns ``LPY-0004321`` into ``lpy`` and the signed number ``-0004321``, and
 ``a/b`` or ``1.5`` into single tokens; SKUs and words are split at ``- _ / . @ : + #`` first, so
@@ -38,8 +38,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN octet_length(value) = length(value) THEN value ELSE
     regexp_replace(normalize(
         CASE WHEN value ~ '[ßẞÆæŒœÞþØøĐđŁłĦħıÐð]' THEN translate(
-            replace(replace(replace(replace(replace(replace(replace(replace(
-                value, 'ß', 'ss'), 'ẞ', 'SS'), 'Æ', 'AE'), 'æ', 'ae'), 'Œ', 'OE'), 'œ', 'oe'), 'Þ', 'TH'), 'þ', 'th'),
+            replace(replace(replace(replace(replace(replace(replace(replace(value,
+                'ß', 'ss'), 'ẞ', 'SS'), 'Æ', 'AE'), 'æ', 'ae'),
+                'Œ', 'OE'), 'œ', 'oe'), 'Þ', 'TH'), 'þ', 'th'),
             'ØøĐđŁłĦħıÐð', 'OoDdLlHhiDd')
         ELSE value END, NFKD), '[\u0300-\u036f]', '', 'g')
 END;
@@ -58,7 +59,8 @@ RETURN regexp_replace(
 
 CREATE FUNCTION catalog_product_search_document(sku text, name text, description text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN setweight(to_tsvector('simple', catalog_search_words(coalesce(name, '') || ' ' || coalesce(sku, ''))), 'A')
+RETURN setweight(
+        to_tsvector('simple', catalog_search_words(coalesce(name, '') || ' ' || coalesce(sku, ''))), 'A')
     || setweight(to_tsvector('simple', catalog_search_words(left(coalesce(description, ''), 100000))), 'B');
 """
 

@@ -64,7 +64,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loads", default="1,20",
                         help="comma-separated numbers of concurrent clients, each run for every scenario")
     parser.add_argument("--only", default="",
-                        help="comma-separated texts: run only the scenarios whose name contains one (plus the reference)")
+                        help="comma-separated texts: only the scenarios whose name has one (and the reference)")
     parser.add_argument("--database", default="pi_bench_list", help="throw-away database name (pi_bench…)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL without database name")
@@ -230,7 +230,8 @@ def _scenarios(total: int, inactive: int) -> list[Scenario]:
         Scenario("search + is_active=false", f"{products}?search=walnut&is_active=false", first),
         Scenario("search + is_active, rare", f"{products}?search=umbrella&is_active=true", first),
         Scenario("search + ordering=name", f"{products}?search=walnut&ordering=name", first),
-        Scenario("search rare + ordering=-updated_at", f"{products}?search=umbrella&ordering=-updated_at", first),
+        Scenario("search rare + ordering=-updated_at", f"{products}?search=umbrella&ordering=-updated_at",
+                 first),
         Scenario("search, page 20", f"{products}?search=walnut&page=20", deep),
         # Orderings.
         Scenario("ordering=name", f"{products}?ordering=name", first),
@@ -322,7 +323,8 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
           f"{args.web_processes} daphne process(es); "
           f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
     header = (f"{'scenario':38} {'clients':>7} {'count':>9} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
-              f"{'p99 ms':>7} {'fail':>5} {'×ref':>6} {'issue4':>7}  verdict (p95 ≤ {RATIO_TARGET:g}× reference)")
+              f"{'p99 ms':>7} {'fail':>5} {'×ref':>6} {'issue4':>7}  "
+              f"verdict (p95 ≤ {RATIO_TARGET:g}× reference)")
     for clients in args.loads:
         print()
         print(header)
@@ -337,7 +339,8 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     for clients in args.loads:
         rows = [o for o in outcomes if o.clients == clients and o.scenario.target_ms is not None]
         met = sum(o.verdict == "meets" for o in rows)
-        print(f"{clients} client(s): {met} of {len(rows)} scenarios within {RATIO_TARGET:g}× the reference's p95.")
+        print(f"{clients} client(s): {met} of {len(rows)} scenarios within {RATIO_TARGET:g}× "
+              "the reference's p95.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,9 @@ def _shape(cursor, *, column: bool, gin: str | None, orderings: bool) -> None:
     if column:
         cursor.execute(COLUMN)
     if gin is not None:
-        cursor.execute(f"CREATE INDEX catalog_product_search ON catalog_product USING gin (search_vector) {gin}")
+        cursor.execute(
+            f"CREATE INDEX catalog_product_search ON catalog_product USING gin (search_vector) {gin}"
+        )
     if orderings:
         for name, columns in ORDERING_INDEXES.items():
             cursor.execute(f"CREATE INDEX {name} ON catalog_product {columns}")
@@ -131,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
 
         path = generate_products_csv(workdir / "products.csv", args.rows)
         with psycopg.connect(f"{args.pg}/{database}", autocommit=True) as conn:
-            conn.execute("CREATE UNLOGGED TABLE options_staging (rownum bigserial, sku text, name text, description text)")
-            with path.open("rb") as handle, conn.cursor().copy(
-                "COPY options_staging (sku, name, description) FROM STDIN WITH (FORMAT csv, HEADER true)"
-            ) as copy:
+            conn.execute(
+                "CREATE UNLOGGED TABLE options_staging (rownum bigserial, sku text, name text, description text)"
+            )
+            with (
+                path.open("rb") as handle,
+                conn.cursor().copy(
+                    "COPY options_staging (sku, name, description) FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ) as copy,
+            ):
                 while block := handle.read(1 << 20):
                     copy.write(block)
             conn.execute("CREATE INDEX ON options_staging (rownum)")
@@ -154,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                     results[name].append(seconds + extra)
                     note = f" (load {seconds:.1f} s + side table {extra:.1f} s)" if extra else ""
                     print(f"repeat {repeat + 1}: {name}: {seconds + extra:.1f} s{note}", flush=True)
-        print(f"\n{args.rows:,} rows in chunks of {args.chunk:,}, into an empty table; "
-              f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        print(
+            f"\n{args.rows:,} rows in chunks of {args.chunk:,}, into an empty table; "
+            f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}"
+        )
         base = results.get("before")
         for name, runs in results.items():
             ratio = ""

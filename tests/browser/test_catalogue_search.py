@@ -14,14 +14,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.e2e]
 
 @pytest.fixture
 def catalogue(transactional_db) -> None:
-    Product.objects.bulk_create([
-        Product(sku="BS-1", name="Blue sandal", description="Goes with red shoes"),
-        Product(sku="RS-2", name="Red Shoes", description="Leather"),
-        Product(sku="CB-3", name="Córdoba boots", description="Hand made"),
-        Product(sku="RL-4", name="Red shoelaces", description=""),
-        Product(sku="XSS-5", name='<img src=x onerror="window.hacked=1"> red shoe', description=""),
-        *(Product(sku=f"F-{n:02d}", name=f"Filler {n}", description="nothing to see") for n in range(20)),
-    ])
+    Product.objects.bulk_create(
+        [
+            Product(sku="BS-1", name="Blue sandal", description="Goes with red shoes"),
+            Product(sku="RS-2", name="Red Shoes", description="Leather"),
+            Product(sku="CB-3", name="Córdoba boots", description="Hand made"),
+            Product(sku="RL-4", name="Red shoelaces", description=""),
+            Product(sku="XSS-5", name='<img src=x onerror="window.hacked=1"> red shoe', description=""),
+            *(Product(sku=f"F-{n:02d}", name=f"Filler {n}", description="nothing to see") for n in range(20)),
+        ]
+    )
 
 
 def rows(page: Page):

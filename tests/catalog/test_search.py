@@ -92,7 +92,9 @@ def test_text_without_accents_folding_is_found_as_written():
     assert found("москва") == ["CYR-1"]
 
 
-@pytest.mark.parametrize("typed", ["lpy", "LPY", "0004321", "lpy-0004321", "LPY-0004321", "lpy-00043", "0004"])
+@pytest.mark.parametrize(
+    "typed", ["lpy", "LPY", "0004321", "lpy-0004321", "LPY-0004321", "lpy-00043", "0004"]
+)
 def test_skus_are_split_into_searchable_parts(typed):
     make(("LPY-0004321", "Lamp", ""), ("QRS-0009999", "Rug", ""))
     assert found(typed) == ["LPY-0004321"]
@@ -159,9 +161,37 @@ def test_text_without_words_filters_nothing(shoes, text):
 @pytest.mark.parametrize(
     "text",
     [
-        "red:*", "red & shoes", "red | blue", "!red", "red <-> shoes", "(red", "red)", "'red'", "red'':*",
-        "red\\", "a:*b", "red:A", "shoes:*A", "'''", "\\'", "㈠", "½", "ﬁ", "red\u0301", "red\u200bshoes",
-        "or", "red or", "-\"red\"", "\"\"red\"\"", "*", "red*", "%", "_", "red -", "--red", "red --",
+        "red:*",
+        "red & shoes",
+        "red | blue",
+        "!red",
+        "red <-> shoes",
+        "(red",
+        "red)",
+        "'red'",
+        "red'':*",
+        "red\\",
+        "a:*b",
+        "red:A",
+        "shoes:*A",
+        "'''",
+        "\\'",
+        "㈠",
+        "½",
+        "ﬁ",
+        "red\u0301",
+        "red\u200bshoes",
+        "or",
+        "red or",
+        '-"red"',
+        '""red""',
+        "*",
+        "red*",
+        "%",
+        "_",
+        "red -",
+        "--red",
+        "red --",
     ],
 )
 def test_hostile_text_is_a_search_like_any_other(shoes, text):
@@ -183,7 +213,9 @@ def test_the_tsquery_is_built_from_postgresqls_own_parse():
 def test_a_search_sees_what_was_written_in_the_same_way_by_any_writer():
     # The column is PostgreSQL's: an INSERT that knows nothing of it (as the importer's) fills it.
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO catalog_product (sku, name, description) VALUES ('RAW-1', 'Raw insert', 'Zebra')")
+        cursor.execute(
+            "INSERT INTO catalog_product (sku, name, description) VALUES ('RAW-1', 'Raw insert', 'Zebra')"
+        )
     assert found("zebra") == ["RAW-1"]
     product = Product.objects.get(sku="RAW-1")
     product.name = "Renamed giraffe"
@@ -201,7 +233,9 @@ def test_pages_cross_from_the_first_tier_into_the_second():
     for size in (1, 2, 3, 5, 7, 11):
         paged = []
         for start in range(0, 12, size):
-            paged += [p.sku for p in selectors.product_page(products=products, start=start, stop=start + size)]
+            paged += [
+                p.sku for p in selectors.product_page(products=products, start=start, stop=start + size)
+            ]
         assert paged == everything, size
 
 
