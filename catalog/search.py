@@ -16,21 +16,43 @@ description at weight B, accents folded, SKUs split into their parts. A search:
 The tsquery is built by PostgreSQL from the folded text, then its text is rewritten here (prefix,
 weights) token by token; only its own lexemes are touched, so nothing a user types can make it
 invalid.
+
+**Which plan.** A page of matches in id order has two good plans and each is a disaster where the
+other shines: walking the primary key and keeping the matches stops after a page for a common
+word but reads the whole table for a rare one; the GIN index finds a rare word's few matches at
+once but must collect and sort every match of a common one. PostgreSQL chooses from its
+statistics, which cannot estimate a prefix (``wal:*``) unless the column has at least 100 common
+words, and multiply the selectivities of the two conditions of a tier as if independent: measured
+on a million products, it walked the whole table for ``zzqx`` (0.5 s) and sorted 95,000 rows for
+``walnut`` (0.6 s). So the plan is chosen here: ``match_density`` walks the first
+``DENSITY_PROBE_ROWS`` products (a few milliseconds) and counts the matches of each tier; a read
+that would walk at most ``WALK_AT_MOST`` rows for its matches walks (``planned(walk=True)``),
+any other uses the GIN index.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 # Longer texts are refused (400) by the API: nobody types them, and each word costs the index a lookup.
 SEARCH_MAX_LENGTH = 200
 # The alias a searched queryset carries: True for tier A (every word in the name or SKU).
 IN_NAMES = "search_in_names"
+
+# The density probe walks this many products in id order (~2-5 ms at a million products).
+DENSITY_PROBE_ROWS = 2_000
+# A read walks the primary key (or the ordering's index) if it expects to find its rows within this
+# many; otherwise it collects the matches from the GIN index and sorts them.
+WALK_AT_MOST = 20_000
 
 # A tsquery's text as PostgreSQL writes it: quoted lexemes (quotes doubled inside, optionally
 # followed by :weights and *), operators, parentheses and spaces.
@@ -59,8 +81,12 @@ def _ends_with_prefix_word(text: str) -> bool:
 
 
 def _rewrite(tsquery: str, *, prefix_last: bool, weight: str = "") -> str | None:
-    """``tsquery`` with ``:*`` on its last lexeme and/or ``weight`` on every lexeme; None if its
-    text is not what PostgreSQL writes (then the caller keeps it as it is)."""
+    """``tsquery`` with ``:*`` on its last lexeme and/or ``weight`` on every lexeme that is not
+    negated; None if its text is not what PostgreSQL writes (then the caller keeps it as it is).
+
+    Negated lexemes keep no weight, so a product matches the weighted query only if it matches the
+    plain one too: ``'red':A & !'blue'`` still leaves out a product with "blue" in its description.
+    """
     tokens = []
     position = 0
     while position < len(tsquery):
@@ -69,16 +95,39 @@ def _rewrite(tsquery: str, *, prefix_last: bool, weight: str = "") -> str | None
             return None
         tokens.append(match.group())
         position = match.end()
+    negated = _negated_tokens(tokens)
     lexemes = [i for i, token in enumerate(tokens) if token.startswith("'")]
     for i in lexemes:
         lexeme = _LEXEME.match(tokens[i]).group()
         suffix = tokens[i][len(lexeme) :].lstrip(":")
         if prefix_last and i == lexemes[-1] and "*" not in suffix:
             suffix += "*"
-        if weight and weight not in suffix:
+        if weight and weight not in suffix and i not in negated:
             suffix += weight
         tokens[i] = f"{lexeme}:{suffix}" if suffix else lexeme
     return "".join(tokens)
+
+
+def _negated_tokens(tokens: list[str]) -> set[int]:
+    """Positions of the tokens under a ``!``: the next lexeme, or the next group in parentheses."""
+    negated: set[int] = set()
+    i = 0
+    while i < len(tokens):
+        if tokens[i] == "!":
+            j = i + 1
+            while j < len(tokens) and tokens[j].isspace():
+                j += 1
+            if j < len(tokens) and tokens[j] == "(":
+                depth = 0
+                for k in range(j, len(tokens)):
+                    depth += {"(": 1, ")": -1}.get(tokens[k], 0)
+                    negated.add(k)
+                    if depth == 0:
+                        break
+            else:
+                negated.add(j)
+        i += 1
+    return negated
 
 
 def text_search(text: str) -> TextSearch:
@@ -110,6 +159,67 @@ def products_matching_words(products: QuerySet, *, text: str) -> QuerySet:
     if not search.matches:
         return products
     return products.alias(**{IN_NAMES: _matches(search.in_names)}).filter(_matches(search.matches))
+
+
+def is_search(products: QuerySet) -> bool:
+    return IN_NAMES in products.query.annotations
+
+
+@dataclass(frozen=True)
+class Density:
+    """How many of the first ``DENSITY_PROBE_ROWS`` products (in id order) a search's list holds,
+    in all and in its first tier."""
+
+    matches: int
+    in_names: int
+
+    def walks(self, *, rows: int, in_names: bool | None = None) -> bool:
+        """Whether a read of ``rows`` matches (of the first tier, the second, or all: None) is
+        expected to find them within ``WALK_AT_MOST`` products walked in order."""
+        found = {None: self.matches, True: self.in_names, False: self.matches - self.in_names}[in_names]
+        return found > 0 and rows * DENSITY_PROBE_ROWS / found <= WALK_AT_MOST
+
+
+_densities: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def match_density(products: QuerySet) -> Density:
+    """The matches of a searched list among the first ``DENSITY_PROBE_ROWS`` products: one walk of
+    the primary key over at most that many rows (the GIN index is kept out of it). Measured once
+    per queryset object: a page and its count ask for the same list."""
+    if products in _densities:
+        return _densities[products]
+    density = _measure_density(products)
+    _densities[products] = density
+    return density
+
+
+def _measure_density(products: QuerySet) -> Density:
+    from catalog.models import Product
+
+    # The id of the DENSITY_PROBE_ROWS-th product; a smaller catalogue is walked whole (any plan
+    # is cheap there, and its density, counted against DENSITY_PROBE_ROWS, errs towards the index).
+    bound = Product.objects.order_by("id").values("id")[DENSITY_PROBE_ROWS - 1 : DENSITY_PROBE_ROWS]
+    window = products.order_by().filter(id__lte=Coalesce(Subquery(bound), Value(2**62)))
+    with planned(walk=True):
+        counts = window.aggregate(matches=Count("id"), in_names=Count("id", filter=Q(**{IN_NAMES: True})))
+    return Density(matches=counts["matches"], in_names=counts["in_names"])
+
+
+@contextmanager
+def planned(*, walk: bool) -> Iterator[None]:
+    """Run the queries inside with one kind of plan only: walking an index in order (``walk``) or
+    collecting matches through a bitmap of the GIN index. Both settings are transaction-local and
+    set back before leaving, so nothing else in the request is affected."""
+    names = ("enable_bitmapscan", "enable_seqscan") if walk else ("enable_indexscan", "enable_seqscan")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"SET LOCAL {name} = off")
+        try:
+            yield
+        finally:
+            for name in names:
+                cursor.execute(f"SET LOCAL {name} TO DEFAULT")
 
 
 def search_tiers(products: QuerySet) -> tuple[QuerySet, QuerySet] | None:

@@ -155,7 +155,12 @@ def product_count(*, products: QuerySet[Product]) -> ProductCount:
     if shape is not None:
         return ProductCount(product_total(is_active=shape.is_active))
     unordered = products.order_by()
-    bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
+    if search.is_search(products):
+        walk = search.match_density(products).walks(rows=EXACT_COUNT_LIMIT + 1)
+        with search.planned(walk=walk):
+            bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
+    else:
+        bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
     if bounded <= EXACT_COUNT_LIMIT:
         return ProductCount(bounded)
     return ProductCount(max(_estimated_rows(unordered), EXACT_COUNT_LIMIT + 1), exact=False)
@@ -192,9 +197,8 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     (``_tiered_page``). Deep pages of other ordered lists find their ids first
     (``_page_by_ids``); the rest use ``OFFSET``.
     """
-    tiers = search.search_tiers(products)
-    if tiers is not None:
-        return _tiered_page(tiers, start=start, stop=stop)
+    if search.is_search(products):
+        return _search_page(products, start=start, stop=stop)
     shape = _block_shape(products)
     if shape is None or shape.descending is None:
         if start >= IDS_FIRST_FROM:
@@ -214,8 +218,20 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     return products[skip : skip + (stop - start)]
 
 
+def _search_page(products: QuerySet[Product], *, start: int, stop: int) -> list[Product]:
+    """A page of a searched list, each read with the plan its density calls for (catalog.search)."""
+    density = search.match_density(products)
+    tiers = search.search_tiers(products)
+    if tiers is not None:
+        return _tiered_page(tiers, start=start, stop=stop, density=density)
+    with search.planned(walk=density.walks(rows=stop)):
+        if start >= IDS_FIRST_FROM:
+            return list(_page_by_ids(products, start=start, stop=stop))
+        return list(products[start:stop])
+
+
 def _tiered_page(
-    tiers: tuple[QuerySet[Product], QuerySet[Product]], *, start: int, stop: int
+    tiers: tuple[QuerySet[Product], QuerySet[Product]], *, start: int, stop: int, density: search.Density
 ) -> list[Product]:
     """Positions ``start``..``stop`` of a search's tiers read one after the other.
 
@@ -225,12 +241,19 @@ def _tiered_page(
     the first tier's end counts that tier up to the page's start.
     """
     names, others = tiers
-    rows = list(names[start:stop])
+    with search.planned(walk=density.walks(rows=stop, in_names=True)):
+        rows = list(names[start:stop])
     if len(rows) == stop - start:
         return rows
-    in_names = start + len(rows) if rows or start == 0 else names.order_by()[:start].count()
+    if rows or start == 0:
+        in_names = start + len(rows)
+    else:
+        with search.planned(walk=density.walks(rows=start, in_names=True)):
+            in_names = names.order_by()[:start].count()
     skip = max(0, start - in_names)
-    return rows + list(others[skip : skip + (stop - start - len(rows))])
+    wanted = stop - start - len(rows)
+    with search.planned(walk=density.walks(rows=skip + wanted, in_names=False)):
+        return rows + list(others[skip : skip + wanted])
 
 
 def _page_by_ids(products: QuerySet[Product], *, start: int, stop: int) -> QuerySet[Product]:
