@@ -13,9 +13,8 @@ description at weight B, accents folded, SKUs split into their parts. A search:
   match to sort them (seconds for a common word); a tier is a filter the primary key's order
   serves, so a page reads about as many rows as it shows.
 
-The tsquery is built by PostgreSQL from the folded text, then its text is rewritten here (prefix,
-weights) token by token; only its own lexemes are touched, so nothing a user types can make it
-invalid.
+The tsquery is built by PostgreSQL from the folded text, then its text gets the prefix mark here,
+on its own last lexeme, so nothing a user types can make it invalid.
 
 **Which plan.** A page of matches in id order has two good plans and each is a disaster where the
 other shines: walking the primary key and keeping the matches stops after a page for a common
@@ -53,6 +52,8 @@ DENSITY_PROBE_ROWS = 2_000
 # A read walks the primary key (or the ordering's index) if it expects to find its rows within this
 # many; otherwise it collects the matches from the GIN index and sorts them.
 WALK_AT_MOST = 20_000
+# Walking a row (heap, recheck) costs a few times what a bitmap pays per match it collects.
+WALK_VERSUS_COLLECT = 3
 
 # A tsquery's text as PostgreSQL writes it: quoted lexemes (quotes doubled inside, optionally
 # followed by :weights and *), operators, parentheses and spaces.
@@ -62,14 +63,10 @@ _LEXEME = re.compile(r"'(?:[^']|'')*'")
 
 @dataclass(frozen=True)
 class TextSearch:
-    """A search box's text as two tsqueries (PostgreSQL's text form).
-
-    ``matches`` selects every product that matches; ``in_names`` the same words restricted to
-    weight A (name and SKU). Empty ``matches``: the text holds no word, so it filters nothing.
-    """
+    """A search box's text as a tsquery (PostgreSQL's text form); empty when the text holds no
+    word, which filters nothing."""
 
     matches: str
-    in_names: str
 
 
 def _ends_with_prefix_word(text: str) -> bool:
@@ -80,13 +77,9 @@ def _ends_with_prefix_word(text: str) -> bool:
     return not last.startswith("-")
 
 
-def _rewrite(tsquery: str, *, prefix_last: bool, weight: str = "") -> str | None:
-    """``tsquery`` with ``:*`` on its last lexeme and/or ``weight`` on every lexeme that is not
-    negated; None if its text is not what PostgreSQL writes (then the caller keeps it as it is).
-
-    Negated lexemes keep no weight, so a product matches the weighted query only if it matches the
-    plain one too: ``'red':A & !'blue'`` still leaves out a product with "blue" in its description.
-    """
+def _prefixed(tsquery: str) -> str | None:
+    """``tsquery`` with ``:*`` on its last lexeme; None if its text is not what PostgreSQL writes
+    (then the caller keeps it as it is)."""
     tokens = []
     position = 0
     while position < len(tsquery):
@@ -95,39 +88,14 @@ def _rewrite(tsquery: str, *, prefix_last: bool, weight: str = "") -> str | None
             return None
         tokens.append(match.group())
         position = match.end()
-    negated = _negated_tokens(tokens)
     lexemes = [i for i, token in enumerate(tokens) if token.startswith("'")]
-    for i in lexemes:
-        lexeme = _LEXEME.match(tokens[i]).group()
-        suffix = tokens[i][len(lexeme) :].lstrip(":")
-        if prefix_last and i == lexemes[-1] and "*" not in suffix:
-            suffix += "*"
-        if weight and weight not in suffix and i not in negated:
-            suffix += weight
-        tokens[i] = f"{lexeme}:{suffix}" if suffix else lexeme
+    if lexemes:
+        last = lexemes[-1]
+        lexeme = _LEXEME.match(tokens[last]).group()
+        suffix = tokens[last][len(lexeme) :].lstrip(":")
+        if "*" not in suffix:
+            tokens[last] = f"{lexeme}:{suffix}*"
     return "".join(tokens)
-
-
-def _negated_tokens(tokens: list[str]) -> set[int]:
-    """Positions of the tokens under a ``!``: the next lexeme, or the next group in parentheses."""
-    negated: set[int] = set()
-    i = 0
-    while i < len(tokens):
-        if tokens[i] == "!":
-            j = i + 1
-            while j < len(tokens) and tokens[j].isspace():
-                j += 1
-            if j < len(tokens) and tokens[j] == "(":
-                depth = 0
-                for k in range(j, len(tokens)):
-                    depth += {"(": 1, ")": -1}.get(tokens[k], 0)
-                    negated.add(k)
-                    if depth == 0:
-                        break
-            else:
-                negated.add(j)
-        i += 1
-    return negated
 
 
 def text_search(text: str) -> TextSearch:
@@ -137,17 +105,18 @@ def text_search(text: str) -> TextSearch:
     with connection.cursor() as cursor:
         cursor.execute("SELECT websearch_to_tsquery('simple', catalog_search_query_text(%s))::text", [text])
         matches = cursor.fetchone()[0]
-    if not matches:
-        return TextSearch(matches="", in_names="")
-    prefixed = _rewrite(matches, prefix_last=_ends_with_prefix_word(text))
-    if prefixed is None:
-        return TextSearch(matches=matches, in_names=matches)
-    return TextSearch(matches=prefixed, in_names=_rewrite(prefixed, prefix_last=False, weight="A"))
+    if matches and _ends_with_prefix_word(text):
+        matches = _prefixed(matches) or matches
+    return TextSearch(matches=matches)
 
 
-def _matches(tsquery: str) -> ExpressionWrapper:
+def _matches(tsquery: str, *, names_only: bool = False) -> ExpressionWrapper:
     # Unqualified column: the same SQL is right inside a subquery, where Django renames the table.
-    return ExpressionWrapper(RawSQL("search_vector @@ %s::tsquery", [tsquery]), output_field=BooleanField())
+    # The name tier matches the vector's weight-A part, which has a GIN index of its own
+    # (migration 0007): the main index holds no weights, so finding the few products with every
+    # word in the name among many with them anywhere would recheck every one of those.
+    vector = "ts_filter(search_vector, '{a}')" if names_only else "search_vector"
+    return ExpressionWrapper(RawSQL(f"{vector} @@ %s::tsquery", [tsquery]), output_field=BooleanField())
 
 
 def products_matching_words(products: QuerySet, *, text: str) -> QuerySet:
@@ -158,7 +127,9 @@ def products_matching_words(products: QuerySet, *, text: str) -> QuerySet:
     search = text_search(text)
     if not search.matches:
         return products
-    return products.alias(**{IN_NAMES: _matches(search.in_names)}).filter(_matches(search.matches))
+    return products.alias(**{IN_NAMES: _matches(search.matches, names_only=True)}).filter(
+        _matches(search.matches)
+    )
 
 
 def is_search(products: QuerySet) -> bool:
@@ -168,16 +139,26 @@ def is_search(products: QuerySet) -> bool:
 @dataclass(frozen=True)
 class Density:
     """How many of the first ``DENSITY_PROBE_ROWS`` products (in id order) a search's list holds,
-    in all and in its first tier."""
+    in all and in its first tier, and about how many products there are."""
 
     matches: int
     in_names: int
+    products: int = DENSITY_PROBE_ROWS
 
     def walks(self, *, rows: int, in_names: bool | None = None) -> bool:
-        """Whether a read of ``rows`` matches (of the first tier, the second, or all: None) is
-        expected to find them within ``WALK_AT_MOST`` products walked in order."""
+        """Whether a read of ``rows`` matches (of the first tier, the second, or all: None) should
+        walk an index in order rather than collect the matches from GIN.
+
+        Walking costs about ``rows / density`` rows; collecting costs at least every match
+        (``products * density``) and a sort. Walk when it reads at most ``WALK_AT_MOST`` rows or
+        fewer than ``WALK_VERSUS_COLLECT`` times the matches a bitmap would gather.
+        """
         found = {None: self.matches, True: self.in_names, False: self.matches - self.in_names}[in_names]
-        return found > 0 and rows * DENSITY_PROBE_ROWS / found <= WALK_AT_MOST
+        if found <= 0:
+            return False
+        walked = rows * DENSITY_PROBE_ROWS / found
+        collected = self.products * found / DENSITY_PROBE_ROWS
+        return walked <= max(WALK_AT_MOST, WALK_VERSUS_COLLECT * collected)
 
 
 _densities: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -203,7 +184,13 @@ def _measure_density(products: QuerySet) -> Density:
     window = products.order_by().filter(id__lte=Coalesce(Subquery(bound), Value(2**62)))
     with planned(walk=True):
         counts = window.aggregate(matches=Count("id"), in_names=Count("id", filter=Q(**{IN_NAMES: True})))
-    return Density(matches=counts["matches"], in_names=counts["in_names"])
+    with connection.cursor() as cursor:
+        # PostgreSQL's own count of the table's rows (as of its last ANALYZE): enough for a ratio.
+        cursor.execute(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'catalog_product'::regclass"
+        )
+        products = max(int(cursor.fetchone()[0]), DENSITY_PROBE_ROWS)
+    return Density(matches=counts["matches"], in_names=counts["in_names"], products=products)
 
 
 @contextmanager

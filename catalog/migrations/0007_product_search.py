@@ -3,7 +3,8 @@
 ``search_vector`` is computed by PostgreSQL on every INSERT and UPDATE (``GENERATED ALWAYS … STORED``),
 so the importer's set-based SQL, the ORM and any other writer keep it right with no code of their
 own, and a chunk an import commits is searchable in the same transaction. Name and SKU are weight
-A, the description weight B: the list reads name/SKU matches first (``catalog.search``).
+A, the description weight B: the list reads name/SKU matches first (``catalog.search``), through
+a second GIN index on the weight-A part (GIN keeps no weights).
 
 Everything here is core PostgreSQL (full text search is in every build): the embedded server of
 ``make run`` has neither ``unaccent`` nor ``pg_trgm``, so accents are folded by an IMMUTABLE SQL
@@ -68,9 +69,13 @@ ADD_COLUMN = """
 ALTER TABLE catalog_product ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (catalog_product_search_document(sku, name, description)) STORED;
 CREATE INDEX catalog_product_search ON catalog_product USING gin (search_vector);
+-- The name tier (every word in the name or SKU): GIN keeps no weights, so the weight-A part has
+-- an index of its own, a third of the entries of the whole vector's.
+CREATE INDEX catalog_product_search_names ON catalog_product USING gin (ts_filter(search_vector, '{a}'));
 """
 
 DROP = """
+DROP INDEX IF EXISTS catalog_product_search_names;
 DROP INDEX IF EXISTS catalog_product_search;
 ALTER TABLE catalog_product DROP COLUMN IF EXISTS search_vector;
 DROP FUNCTION IF EXISTS catalog_product_search_document(text, text, text);
