@@ -13,7 +13,8 @@ def import_job_list(*, user) -> QuerySet[ImportJob]:
     Anyone else's job is simply not in the set, so asking for it by id is a 404 that does not
     reveal whether it exists.
     """
-    jobs = ImportJob.objects.all()
+    # The job JSON names who undid an import (undone_by's owner): one join, not a query per job.
+    jobs = ImportJob.objects.select_related("undone_by__owner")
     if not user.is_staff:
         jobs = jobs.filter(owner=user)
     return jobs.order_by("-created_at", "-id")

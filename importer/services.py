@@ -38,9 +38,11 @@ from importer.states import (
     ImportPhase,
     ImportStatus,
     InvalidTransition,
+    JobKind,
     transition,
 )
 from importer.storage import clean_filename, storage_save_or_full, unique_stored_name
+from importer.undo import undo_release, undo_run
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +155,10 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 return job
             import_job_publish_on_commit(job)
         job.attempts += 1
-        _run_pipeline(job, session=session)
+        if job.kind == JobKind.UNDO:
+            undo_run(job, session=session)
+        else:
+            _run_pipeline(job, session=session)
         return job
 
 
@@ -327,16 +332,29 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
 
 def _finish_failed(job: ImportJob, message: str) -> None:
     with transaction.atomic():
-        if job.processed_rows and not job.preview_only:
+        if job.kind == JobKind.UNDO:
+            message += _undo_stopped_text(job)
+        elif job.processed_rows and not job.preview_only:
             message += f" Before it stopped, {job_summary(job)}"
         failed = transition(
             job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING, *WAITING_STATUSES),
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
         )
+        if failed:
+            undo_release(job)
         DeferredRows(job_id=job.pk).discard()
         import_job_publish_on_commit(job)
         if failed:
             _send_finished_on_commit(job)
+
+
+def _undo_stopped_text(job: ImportJob) -> str:
+    if not job.processed_rows:
+        return f" Nothing was changed; import #{job.undoes_id} can be undone again."
+    return (
+        f" The products already put back stay so ({job.deleted_rows:,} deleted, {job.restored_rows:,} "
+        f"restored); undo import #{job.undoes_id} again to finish."
+    )
 
 
 def _send_finished_on_commit(job: ImportJob) -> None:
@@ -363,7 +381,9 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
     was_running = job.status == ImportStatus.PROCESSING
     if job.is_finished:
         raise InvalidTransition(f"This import is already {job.status} and cannot be cancelled.")
-    if job.status == ImportStatus.PREVIEWED:
+    if job.kind == JobKind.UNDO:
+        message = "Undo cancelled." + _undo_stopped_text(job)
+    elif job.status == ImportStatus.PREVIEWED:
         message = "Preview discarded; nothing was imported."
     elif job.status == ImportStatus.NEEDS_MAPPING:
         message = "Cancelled before the columns were mapped; nothing was imported."
@@ -380,6 +400,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         job, expected=(job.status,), target=ImportStatus.CANCELLED,
         finished_at=timezone.now(), message=message,
     )
+    undo_release(job)
     if not was_running:
         # A running job's worker may hold some of these rows locked while it merges them, and it
         # waits for this transaction's lock on the job: it deletes them itself when it stops (or

@@ -10,6 +10,9 @@ catalogue then costs reads, not writes.
 Rows whose SKU may repeat later in the file (``importer.pipeline.scan``) are not merged with their
 chunk: the same statement moves them into ``DeferredRows``, and once the file has been read
 ``merge_deferred_batch`` merges them, the last row of each SKU only.
+
+For a job's import the same statement also records its undo data (``_UNDO_DATA``): the
+before-image of each product it updates and the ids of those it creates.
 """
 
 from __future__ import annotations
@@ -161,8 +164,8 @@ WITH held AS (
             updated_at = EXCLUDED.updated_at
         WHERE (p.sku, p.name, p.description{stored_active})
               IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.name, EXCLUDED.description{new_active})
-    RETURNING (xmax = 0) AS inserted
-)
+    RETURNING p.id, (xmax = 0) AS inserted
+){undo}
 SELECT (SELECT count(*) FROM held),
        (SELECT count(*) FROM latest),
        count(*) FILTER (WHERE inserted),
@@ -194,6 +197,32 @@ INSERT INTO importer_staging (line, sku, name, description, is_active, deferred)
 SELECT line, sku, name, description, is_active, false FROM batch
 """
 
+
+# Undo data (``importer.undo_data``), written by the same statement as the merge, so it costs no
+# extra round trip and no second probe of the lower(sku) index:
+# - the before-image of every product the merge updated. Every sub-statement of one WITH sees the
+#   same snapshot, taken before any of them ran, so reading ``catalog_product`` by the ids the
+#   upsert returns finds the rows as they were before it (PostgreSQL 15 has no RETURNING OLD).
+#   Only updated rows are read: an import into an empty catalogue pays nothing here;
+# - the ids of the products it created, as one array for the chunk.
+# ``now()`` is the transaction's time, the very ``updated_at`` the merge gave the products.
+_UNDO_DATA = """,
+before AS (
+    INSERT INTO importer_productbeforeimage
+        (job_id, product_id, sku, name, description, is_active, created_at, updated_at, written_at)
+    SELECT %(job_id)s, o.id, o.sku, o.name, o.description, o.is_active, o.created_at, o.updated_at, now()
+    FROM merged m
+    CROSS JOIN LATERAL (SELECT c.* FROM catalog_product c WHERE c.id = m.id) o
+    WHERE NOT m.inserted
+    -- A product is written once per import; should a run ever write one twice, the first image,
+    -- the state before the import, is the one to keep.
+    ON CONFLICT DO NOTHING
+), created AS (
+    INSERT INTO importer_createdproducts (job_id, ids, written_at)
+    SELECT %(job_id)s, array_agg(m.id ORDER BY m.id), now()
+    FROM merged m WHERE m.inserted
+    HAVING count(*) > 0
+)"""
 
 _ACTIVE_PARTS = {
     False: {"set_active": "", "stored_active": "", "new_active": ""},
@@ -263,7 +292,10 @@ def merge_deferred_batch(
 
 def _merge_staged(cursor, *, deferred: DeferredRows, merged_rows: int, sets_active: bool) -> MergeCounts:
     lock_catalog_for_write()
-    sql = _MERGE.format(deferred=deferred.table, **_ACTIVE_PARTS[sets_active])
+    # Undo data is recorded for a job's import only: a run without a job (tests, a plain
+    # pipeline call) has nothing that could undo it.
+    undo = _UNDO_DATA if deferred.durable else ""
+    sql = _MERGE.format(deferred=deferred.table, undo=undo, **_ACTIVE_PARTS[sets_active])
     cursor.execute(sql, {"job_id": deferred.job_id})
     _held, distinct, created, changed = cursor.fetchone()
     unchanged = distinct - created - changed
