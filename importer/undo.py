@@ -24,7 +24,7 @@ from importer.pipeline import ImportInterrupted
 from importer.queue import enqueue_import_on_commit
 from importer.states import ImportPhase, ImportStatus, JobKind, transition
 from importer.undo_data import UNDO_SAMPLE_CONFLICTS, undo_items, undo_next_batch, undo_start_cursor
-from importer.undo_rules import undo_deadline, undo_refusal
+from importer.undo_rules import undo_refusal
 
 
 class UndoRefused(Exception):
@@ -47,7 +47,7 @@ def import_job_undo(*, job: ImportJob, owner, force: bool = False) -> ImportJob:
         raise UndoInvalid("An undo cannot be undone: import the file again to put its changes back.")
     if original.preview_only or original.status == ImportStatus.PREVIEWED:
         raise UndoInvalid("A preview changed nothing, so there is nothing to undo.")
-    refused = undo_refusal(original, now=timezone.now(), until=undo_deadline(original))
+    refused = undo_refusal(original, now=timezone.now(), force=force)
     if refused:
         raise UndoRefused(refused)
     undo = ImportJob.objects.create(
@@ -56,8 +56,10 @@ def import_job_undo(*, job: ImportJob, owner, force: bool = False) -> ImportJob:
         message=f"Waiting for a worker to undo import #{original.pk}.",
         undo_cursor=undo_start_cursor(),
     )
-    ImportJob.objects.filter(pk=original.pk).update(undone_by=undo, updated_at=timezone.now())
-    original.undone_by = undo
+    # A forced undo after one that left conflicts takes over: the import is "being undone" again
+    # until it completes (and goes back to the earlier undo if it does not: ``undo_release``).
+    ImportJob.objects.filter(pk=original.pk).update(undone_by=undo, undone_at=None, updated_at=timezone.now())
+    original.undone_by, original.undone_at = undo, None
     enqueue_import_on_commit(undo.pk)
     import_job_publish_on_commit(undo)
     import_job_publish_on_commit(original)
@@ -65,14 +67,16 @@ def import_job_undo(*, job: ImportJob, owner, force: bool = False) -> ImportJob:
 
 
 def undo_release(job: ImportJob) -> None:
-    """An undo ended without completing (cancelled, failed): its import may be undone again.
-
-    Call in the transaction that ends it.
-    """
+    """An undo ended without completing (cancelled, failed): its import may be undone again, or
+    is again as its last completed undo left it. Call in the transaction that ends it."""
     if job.kind != JobKind.UNDO or job.undoes_id is None:
         return
-    if ImportJob.objects.filter(pk=job.undoes_id, undone_by=job, undone_at__isnull=True).update(
-        undone_by=None, updated_at=timezone.now()
+    earlier = (
+        ImportJob.objects.filter(undoes_id=job.undoes_id, status=ImportStatus.COMPLETED)
+        .exclude(pk=job.pk).order_by("-finished_at", "-id").first()
+    )
+    if ImportJob.objects.filter(pk=job.undoes_id, undone_by=job).update(
+        undone_by=earlier, undone_at=earlier.finished_at if earlier else None, updated_at=timezone.now()
     ):
         original = ImportJob.objects.filter(pk=job.undoes_id).first()
         if original is not None:

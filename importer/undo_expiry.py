@@ -2,7 +2,7 @@
 
 An import's undo data (``importer.undo_data``) is kept while the import may still be undone:
 until IMPORT_UNDO_DAYS after it finished. It goes earlier when no undo can use it: the import was
-undone, or it did not complete (failed, cancelled: only a completed import can be undone), or its
+undone (with nothing left that a forced undo could take back), or it did not complete (failed, cancelled: only a completed import can be undone), or its
 job is gone. It is never deleted under an import that is still writing it, nor under an undo that
 is reading it. Each import is handled under its row lock (SKIP LOCKED: an undo being created holds
 it), so expiry and the creation of an undo cannot cross.
@@ -55,10 +55,13 @@ def _expiry_reason(job: ImportJob, *, cutoff: datetime) -> str:
         return f"it {job.status}, and only a completed import can be undone."
     if job.status != ImportStatus.COMPLETED:
         return ""  # still running (or waiting): it may be writing its undo data
-    if job.undone_at is not None:
-        return "it was undone."
     if job.undone_by_id is not None:
-        return ""  # an undo of it is reading the data now
+        if job.undone_at is None:
+            return ""  # an undo of it is reading the data now
+        undo = job.undone_by
+        if undo.undo_force or not undo.conflict_rows:
+            return "it was undone."
+        # Undone with conflicts left: a forced undo may still want the data, until the deadline.
     if job.finished_at is not None and job.finished_at <= cutoff:
         return f"its undo data expired {settings.IMPORT_UNDO_DAYS} days after it finished (IMPORT_UNDO_DAYS)."
     return ""
