@@ -112,7 +112,7 @@ class ImportJobViewSet(
     filterset_class = None
 
     def get_queryset(self):
-        return selectors.import_job_list(user=self.request.user)
+        return selectors.import_jobs_for_display(user=self.request.user)
 
     def get_throttles(self):
         # A file posted here is a new transfer, counted like a resumable upload's creation;
