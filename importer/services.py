@@ -42,7 +42,7 @@ from importer.states import (
     transition,
 )
 from importer.storage import clean_filename, storage_save_or_full, unique_stored_name
-from importer.undo import undo_release, undo_run
+from importer.undo import undo_recorded, undo_release, undo_run
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +183,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             deferred=DeferredRows(job_id=job.pk),
             positions=job.mapping_positions,
             preview=job.preview_only,
+            record_undo=undo_recorded(),
         )
 
     try:
@@ -210,9 +211,15 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
     if job.preview_only:
         _finish_previewed(job, result)
         return
+    # An import run with undo off (IMPORT_UNDO_DAYS=0) recorded no undo data (a resumed one,
+    # perhaps only part of it): it says so rather than offer an undo that would be incomplete.
+    discarded = {} if undo_recorded() else {
+        "undo_discarded_at": timezone.now(),
+        "undo_discarded_reason": "undo was off (IMPORT_UNDO_DAYS=0) when it ran.",
+    }
     with transaction.atomic():
         done = transition(
-            job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.COMPLETED,
+            job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.COMPLETED, **discarded,
             progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
             total_rows=result.progress.total_rows, processed_rows=result.progress.processed_rows,
             message=(

@@ -27,6 +27,11 @@ from importer.undo_data import UNDO_SAMPLE_CONFLICTS, undo_items, undo_next_batc
 from importer.undo_rules import undo_refusal
 
 
+def undo_recorded() -> bool:
+    """Whether imports record undo data now: IMPORT_UNDO_DAYS=0 turns undo off."""
+    return settings.IMPORT_UNDO_DAYS > 0
+
+
 class UndoRefused(Exception):
     """This import cannot be undone now (already undone, being undone, not completed, expired)."""
 

@@ -269,7 +269,8 @@ IMPORT_MAX_STORED_ERRORS = env_int("IMPORT_MAX_STORED_ERRORS", 10_000)
 # finished (the beat process; the job and its counts stay). 0 keeps them forever.
 IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 7)
 # An import can be undone this many days after it finished; then the beat process deletes its undo
-# data (the before-images of the products it changed, the ids of those it created).
+# data (the before-images of the products it changed, the ids of those it created). 0 turns undo
+# off: imports record no undo data (they then cost what they did before undo existed).
 IMPORT_UNDO_DAYS = env_int("IMPORT_UNDO_DAYS", 7)
 # Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that
 # JSON from the worker and does not know the API's URLs.

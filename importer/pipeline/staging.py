@@ -234,17 +234,21 @@ _ACTIVE_PARTS = {
 }
 
 
-def merge_chunk(rows: StagedRows, *, deferred: DeferredRows, sets_active: bool = False) -> MergeCounts:
+def merge_chunk(
+    rows: StagedRows, *, deferred: DeferredRows, sets_active: bool = False, record_undo: bool = False
+) -> MergeCounts:
     """Upsert a chunk's rows into the catalogue and move its repeated-SKU rows aside.
 
     Must run inside a transaction. The counts cover the rows merged now; the deferred ones are
-    counted when ``merge_deferred_batch`` merges them.
+    counted when ``merge_deferred_batch`` merges them. ``record_undo``: also record the undo data
+    of the job ``deferred`` belongs to.
     """
     if not len(rows):
         return MergeCounts()
     with connection.cursor() as cursor:
         stage_rows(cursor, rows)
-        return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active)
+        return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active,
+                             record_undo=record_undo)
 
 
 def stage_rows(cursor, rows: StagedRows) -> None:
@@ -279,7 +283,7 @@ def drop_superseded_deferred(*, deferred: DeferredRows) -> int:
 
 
 def merge_deferred_batch(
-    *, deferred: DeferredRows, limit: int, sets_active: bool = False
+    *, deferred: DeferredRows, limit: int, sets_active: bool = False, record_undo: bool = False
 ) -> tuple[int, MergeCounts]:
     """Merge up to ``limit`` deferred rows (after ``drop_superseded_deferred``); return how many
     were merged and what they did. Must run inside a transaction."""
@@ -287,14 +291,18 @@ def merge_deferred_batch(
         moved = stage_deferred_batch(cursor, deferred=deferred, limit=limit)
         if not moved:
             return 0, MergeCounts()
-        return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved, sets_active=sets_active)
+        return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved, sets_active=sets_active,
+                                    record_undo=record_undo)
 
 
-def _merge_staged(cursor, *, deferred: DeferredRows, merged_rows: int, sets_active: bool) -> MergeCounts:
+def _merge_staged(
+    cursor, *, deferred: DeferredRows, merged_rows: int, sets_active: bool, record_undo: bool
+) -> MergeCounts:
     lock_catalog_for_write()
-    # Undo data is recorded for a job's import only: a run without a job (tests, a plain
-    # pipeline call) has nothing that could undo it.
-    undo = _UNDO_DATA if deferred.durable else ""
+    # Undo data belongs to a job: a run without one (a plain pipeline call) has nothing to undo it.
+    if record_undo and not deferred.durable:
+        raise ValueError("undo data is recorded for a job's import only")
+    undo = _UNDO_DATA if record_undo else ""
     sql = _MERGE.format(deferred=deferred.table, undo=undo, **_ACTIVE_PARTS[sets_active])
     cursor.execute(sql, {"job_id": deferred.job_id})
     _held, distinct, created, changed = cursor.fetchone()
