@@ -117,9 +117,12 @@ class ImportJob(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text="For an import: the undo that is putting it back or has done so.",
     )
-    undone_at = models.DateTimeField(null=True, blank=True, help_text="For an import: when its undo completed.")
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="For an import: when its undo completed."
+    )
     undo_discarded_at = models.DateTimeField(
-        null=True, blank=True, help_text="For an import: when its undo data was deleted (it can no longer be undone)."
+        null=True, blank=True,
+        help_text="For an import: when its undo data was deleted (it can no longer be undone).",
     )
     undo_discarded_reason = models.CharField(max_length=200, blank=True, default="")
     # An undo's own counts (its processed_rows/total_rows count the products it has gone through).
@@ -132,7 +135,8 @@ class ImportJob(models.Model):
         default=0, help_text="Products changed since the import and undone anyway (force)."
     )
     conflict_sample = models.JSONField(
-        default=list, blank=True, help_text="Up to UNDO_SAMPLE_CONFLICTS conflicts: current vs. would restore."
+        default=list, blank=True,
+        help_text="Up to UNDO_SAMPLE_CONFLICTS conflicts: current vs. would restore.",
     )
     undo_cursor = models.JSONField(
         default=dict, blank=True, help_text="Where a resumed undo goes on: {stage, after, index}."

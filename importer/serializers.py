@@ -62,7 +62,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(
         read_only=True, help_text="import, or undo (an undo of the import `undoes`)."
     )
-    undoes = serializers.PrimaryKeyRelatedField(read_only=True, help_text="For an undo: the import it puts back.")
+    undoes = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="For an undo: the import it puts back."
+    )
     force = serializers.BooleanField(
         source="undo_force", read_only=True,
         help_text="For an undo: products changed since the import are undone too.",
@@ -76,7 +78,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
     )
     conflicts = serializers.IntegerField(
         source="conflict_rows", read_only=True,
-        help_text="For an undo: products changed since the import (by hand or a later import), left as they are.",
+        help_text="For an undo: products changed since the import (by hand or a later import), "
+        "left as they are.",
     )
     forced = serializers.IntegerField(
         source="forced_rows", read_only=True,
@@ -158,7 +161,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "nullable": True,
             "properties": {
                 "available": {"type": "boolean"},
-                "deletes": {"type": "integer", "description": "Products the import created: an undo deletes them."},
+                "deletes": {
+                    "type": "integer", "description": "Products the import created: an undo deletes them."
+                },
                 "restores": {"type": "integer", "description": "Products it updated: an undo restores them."},
                 "until": {"type": "string", "format": "date-time", "nullable": True},
                 "reason": {"type": "string", "nullable": True, "description": "Why it cannot be undone."},

@@ -146,14 +146,21 @@ def _save(job: ImportJob, session, *, publish: bool = False, **fields) -> None:
             import_job_publish_on_commit(job)
 
 
+def _products(count: int, what: str) -> str:
+    return f"{count:,} {what.replace('{s}', '' if count == 1 else 's')}"
+
+
 def undo_summary(job: ImportJob) -> str:
     """An undo's counts in one sentence, for its messages."""
-    parts = [f"{job.deleted_rows:,} created products deleted", f"{job.restored_rows:,} updated products restored"]
+    parts = [_products(job.deleted_rows, "created product{s} deleted"),
+             _products(job.restored_rows, "updated product{s} restored")]
     if job.forced_rows:
         parts.append(f"{job.forced_rows:,} of them changed since the import (forced)")
     if job.conflict_rows:
+        they, them = ("it is", "it") if job.conflict_rows == 1 else ("they are", "them")
         parts.append(
-            f"{job.conflict_rows:,} changed since the import left as they are (undo with force to undo them too)"
+            _products(job.conflict_rows, f"product{{s}} changed since the import left as {they}")
+            + f" (undo with force to undo {them} too)"
         )
     return ", ".join(parts) + "."
 

@@ -164,7 +164,9 @@ def undo_items(*, import_id: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def undo_next_batch(*, import_id: int, cursor: dict, limit: int, force: bool, sample: int) -> UndoBatch | None:
+def undo_next_batch(
+    *, import_id: int, cursor: dict, limit: int, force: bool, sample: int
+) -> UndoBatch | None:
     """Run the next batch of an undo from ``cursor`` (in the caller's transaction, which holds
     the catalogue write lock); None once there is nothing left."""
     with connection.cursor() as db:
@@ -179,7 +181,9 @@ def undo_next_batch(*, import_id: int, cursor: dict, limit: int, force: bool, sa
                              limit=limit, force=force, sample=sample)
 
 
-def _restore_batch(db, *, import_id: int, after: int, limit: int, force: bool, sample: int) -> UndoBatch | None:
+def _restore_batch(
+    db, *, import_id: int, after: int, limit: int, force: bool, sample: int
+) -> UndoBatch | None:
     db.execute(_RESTORE_BATCH, {"import_id": import_id, "after": after, "limit": limit, "force": force,
                                 "sample": sample, "chars": SAMPLE_TEXT_CHARS})
     handled, last, undone, forced, conflicts, samples = db.fetchone()

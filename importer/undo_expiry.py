@@ -2,7 +2,8 @@
 
 An import's undo data (``importer.undo_data``) is kept while the import may still be undone:
 until IMPORT_UNDO_DAYS after it finished. It goes earlier when no undo can use it: the import was
-undone (with nothing left that a forced undo could take back), or it did not complete (failed, cancelled: only a completed import can be undone), or its
+undone (with nothing left that a forced undo could take back), or it did not complete (failed,
+cancelled: only a completed import can be undone), or its
 job is gone. It is never deleted under an import that is still writing it, nor under an undo that
 is reading it. Each import is handled under its row lock (SKIP LOCKED: an undo being created holds
 it), so expiry and the creation of an undo cannot cross.

@@ -61,7 +61,8 @@ def test_an_import_is_undone_from_its_page_with_its_conflicts_then_forced(staff_
     # The undo's own page, live: its progress, then its counts and the conflict.
     undo = card.page.locator("import-progress")
     expect(page).to_have_url(re.compile(r"/imports/\d+/$"))
-    expect(undo.get_by_role("heading", name=re.compile(rf"Undo #\d+ of import #{imported.pk}"))).to_be_visible()
+    title = re.compile(rf"Undo #\d+ of import #{imported.pk}")
+    expect(undo.get_by_role("heading", name=title)).to_be_visible()
     expect(undo.locator(".badge")).to_have_text("Completed", timeout=60_000)
     counts = undo.locator(".counts")
     for term, value in (("Deleted", "2"), ("Restored", "1"), ("Conflicts", "1")):

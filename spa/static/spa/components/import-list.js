@@ -27,7 +27,8 @@ function undoRowsText(job) {
   const total = job.total_rows && job.processed_rows !== job.total_rows
     ? `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, "product", "products")}`
     : plural(job.processed_rows, "product", "products");
-  const counts = [[job.deleted, "deleted"], [job.restored, "restored"], [job.conflicts, "conflicts"]]
+  const counts = [[job.deleted, "deleted"], [job.restored, "restored"],
+    [job.conflicts, job.conflicts === 1 ? "conflict" : "conflicts"]]
     .filter(([count]) => count).map(([count, what]) => `${formatNumber(count)} ${what}`);
   return counts.length ? `${total}: ${counts.join(" · ")}` : total;
 }
