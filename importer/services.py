@@ -366,6 +366,9 @@ def _undo_stopped_text(job: ImportJob) -> str:
 
 def _send_finished_on_commit(job: ImportJob) -> None:
     # Once, by whoever made the transition, and only after it committed (listeners: webhooks).
+    # An undo is not an import's end: it has no webhook event of its own yet (README, known limits).
+    if job.kind == JobKind.UNDO:
+        return
     transaction.on_commit(lambda: signals.import_finished.send(sender=ImportJob, job=job))
 
 
