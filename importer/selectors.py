@@ -8,14 +8,16 @@ from importer.models import ImportJob, ImportRowError
 
 
 def import_job_list(*, user) -> QuerySet[ImportJob]:
-    """The jobs ``user`` may see, newest first: their own, or every job for staff.
+    """The jobs ``user`` may see, newest first: their own (and the undos of their imports), or
+    every job for staff.
 
     Anyone else's job is simply not in the set, so asking for it by id is a 404 that does not
     reveal whether it exists.
     """
     jobs = ImportJob.objects.all()
     if not user.is_staff:
-        jobs = jobs.filter(owner=user)
+        # The undos of their imports too: staff may undo anyone's import, and its owner follows it.
+        jobs = jobs.filter(Q(owner=user) | Q(undoes__owner=user))
     return jobs.order_by("-created_at", "-id")
 
 

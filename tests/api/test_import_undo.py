@@ -105,7 +105,8 @@ def test_another_users_import_cannot_be_undone_and_is_not_revealed(alice_client,
     assert response.status_code == 202
     services.import_job_run(job_id=response.data["id"])
     assert alice_client.get(f"/api/imports/{job['id']}/").data["undone_by_user"] == staff_user.username
-    # bob does not see the undo of alice's import either.
+    # alice follows the undo of her import; bob sees neither.
+    assert alice_client.get(f"/api/imports/{response.data['id']}/").status_code == 200
     assert bob_client.get(f"/api/imports/{response.data['id']}/").status_code == 404
 
 
