@@ -38,9 +38,12 @@ _PRODUCT_JSON = """json_build_object('sku', {p}sku, 'name', left({p}name, %(char
     'description', left({p}description, %(chars)s), 'is_active', {p}is_active,
     'updated_at', {p}updated_at)"""
 
-# One batch of before-images, in product id order after ``after``. ``verdict``: restore (untouched
-# since the import), done (already holds the before-image: an earlier run of this undo put it
-# back), conflict (changed since, or deleted since: ``present`` false).
+# One batch of before-images, in product id order after ``after``. A product untouched since the
+# import (``updated_at = written_at``, nearly all of them) is restored with a single probe by id;
+# only the others are looked at: already put back by an earlier run of this undo (``done``), or a
+# conflict (changed since, or deleted since: ``present`` false), which ``force`` restores too.
+# Every part of the statement reads the catalogue as it was before it, so ``judged`` sees the
+# products ``restored`` did not touch as they are.
 _RESTORE_BATCH = f"""
 WITH batch AS MATERIALIZED (
     SELECT b.product_id, b.sku, b.name, b.description, b.is_active, b.created_at, b.updated_at,
@@ -49,49 +52,51 @@ WITH batch AS MATERIALIZED (
     WHERE b.job_id = %(import_id)s AND b.product_id > %(after)s
     ORDER BY b.product_id
     LIMIT %(limit)s
+), restored AS (
+    UPDATE catalog_product p
+    SET sku = b.sku, name = b.name, description = b.description, is_active = b.is_active,
+        updated_at = b.updated_at
+    FROM batch b
+    WHERE p.id = b.product_id AND p.updated_at = b.written_at
+    RETURNING p.id
 ), judged AS MATERIALIZED (
     SELECT b.*, p.id IS NOT NULL AS present,
            p.sku AS cur_sku, p.name AS cur_name, p.description AS cur_description,
            p.is_active AS cur_is_active, p.updated_at AS cur_updated_at,
-           CASE
-               WHEN p.id IS NULL THEN 'conflict'
-               WHEN p.updated_at = b.written_at THEN 'restore'
-               WHEN (p.sku, p.name, p.description, p.is_active, p.updated_at)
-                    = (b.sku, b.name, b.description, b.is_active, b.updated_at) THEN 'done'
-               ELSE 'conflict'
-           END AS verdict
+           p.id IS NOT NULL AND (p.sku, p.name, p.description, p.is_active, p.updated_at)
+               = (b.sku, b.name, b.description, b.is_active, b.updated_at) AS done
     FROM batch b
     LEFT JOIN LATERAL (SELECT c.* FROM catalog_product c WHERE c.id = b.product_id) p ON true
-), restored AS (
+    WHERE b.product_id NOT IN (SELECT id FROM restored)
+), conflicts AS MATERIALIZED (
+    SELECT * FROM judged WHERE NOT done
+), forced AS (
     UPDATE catalog_product p
     SET sku = j.sku, name = j.name, description = j.description, is_active = j.is_active,
         updated_at = j.updated_at
-    FROM judged j
-    WHERE p.id = j.product_id AND j.present
-      AND (j.verdict = 'restore'
-           OR (%(force)s AND j.verdict = 'conflict'
-               -- A forced restore must not take a SKU another product holds now.
-               AND NOT EXISTS (SELECT 1 FROM catalog_product o
-                               WHERE lower(o.sku) = lower(j.sku) AND o.id <> j.product_id)))
+    FROM conflicts j
+    WHERE %(force)s AND j.present AND p.id = j.product_id
+      -- A forced restore must not take a SKU another product holds now.
+      AND NOT EXISTS (SELECT 1 FROM catalog_product o
+                      WHERE lower(o.sku) = lower(j.sku) AND o.id <> j.product_id)
     RETURNING p.id
 ), recreated AS (
     -- Forced, a product deleted since the import comes back as it was, with its id, unless its
     -- SKU has been taken since.
     INSERT INTO catalog_product (id, sku, name, description, is_active, created_at, updated_at)
     SELECT j.product_id, j.sku, j.name, j.description, j.is_active, j.created_at, j.updated_at
-    FROM judged j WHERE %(force)s AND NOT j.present
+    FROM conflicts j WHERE %(force)s AND NOT j.present
     ON CONFLICT DO NOTHING
     RETURNING id
-), undone AS MATERIALIZED (
-    SELECT id FROM restored UNION ALL SELECT id FROM recreated
+), overridden AS MATERIALIZED (
+    SELECT id FROM forced UNION ALL SELECT id FROM recreated
 ), left_alone AS MATERIALIZED (
-    SELECT j.* FROM judged j
-    WHERE j.verdict = 'conflict' AND j.product_id NOT IN (SELECT id FROM undone)
+    SELECT c.* FROM conflicts c WHERE c.product_id NOT IN (SELECT id FROM overridden)
 )
 SELECT (SELECT count(*) FROM batch),
        (SELECT max(product_id) FROM batch),
-       (SELECT count(*) FROM undone),
-       (SELECT count(*) FROM judged WHERE verdict = 'conflict') - (SELECT count(*) FROM left_alone),
+       (SELECT count(*) FROM restored) + (SELECT count(*) FROM overridden),
+       (SELECT count(*) FROM overridden),
        (SELECT count(*) FROM left_alone),
        (SELECT coalesce(json_agg(json_build_object(
                    'product_id', s.product_id, 'sku', s.sku, 'action', 'restore',
@@ -101,33 +106,33 @@ SELECT (SELECT count(*) FROM batch),
         FROM (SELECT * FROM left_alone ORDER BY product_id LIMIT %(sample)s) s)
 """
 
-# One slice of one chunk's created ids. A product still as the import left it is deleted; one
-# already gone (deleted by hand, or by an earlier run of this undo) is passed over.
+# One slice of one chunk's created ids. A product still as the import left it is deleted (with
+# ``force``, however it was changed); of the rest, one that still exists was changed since (a
+# conflict), one already gone (deleted by hand, or by an earlier run of this undo) is passed over.
 _DELETE_BATCH = f"""
 WITH ids AS MATERIALIZED (
     SELECT t.id, c.written_at
     FROM importer_createdproducts c, unnest(c.ids[%(first)s:%(last)s]) AS t(id)
     WHERE c.id = %(row)s
-), judged AS MATERIALIZED (
-    SELECT i.id, p.updated_at = i.written_at AS untouched,
-           p.sku, p.name, p.description, p.is_active, p.updated_at
+), gone AS (
+    DELETE FROM catalog_product p USING ids i
+    WHERE p.id = i.id AND (p.updated_at = i.written_at OR %(force)s)
+    RETURNING p.id, p.updated_at = i.written_at AS untouched
+), changed AS MATERIALIZED (
+    SELECT p.id, p.sku, p.name, p.description, p.is_active, p.updated_at
     FROM ids i
     JOIN LATERAL (SELECT c.* FROM catalog_product c WHERE c.id = i.id) p ON true
-), gone AS (
-    DELETE FROM catalog_product p USING judged j
-    WHERE p.id = j.id AND (j.untouched OR %(force)s)
-    RETURNING p.id
+    WHERE NOT %(force)s AND i.id NOT IN (SELECT id FROM gone)
 )
 SELECT (SELECT count(*) FROM ids),
        (SELECT count(*) FROM gone),
-       (SELECT count(*) FROM judged WHERE NOT untouched AND %(force)s),
-       (SELECT count(*) FROM judged WHERE NOT untouched AND NOT %(force)s),
+       (SELECT count(*) FROM gone WHERE NOT untouched),
+       (SELECT count(*) FROM changed),
        (SELECT coalesce(json_agg(json_build_object(
                    'product_id', s.id, 'sku', s.sku, 'action', 'delete',
                    'current', {_PRODUCT_JSON.format(p="s.")}, 'would_restore', NULL
                ) ORDER BY s.id), '[]'::json)
-        FROM (SELECT * FROM judged WHERE NOT untouched AND NOT %(force)s
-              ORDER BY id LIMIT %(sample)s) s)
+        FROM (SELECT * FROM changed ORDER BY id LIMIT %(sample)s) s)
 """
 
 
