@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from catalog import selectors
 from catalog.models import Product
+from catalog.search import SEARCH_MAX_LENGTH
 
 ORDERING_FIELDS = selectors.PRODUCT_ORDERING_FIELDS
 
@@ -51,7 +52,13 @@ class ProductFilter(django_filters.FilterSet):
 
     sku = django_filters.CharFilter(method="filter_sku", help_text="Part of the SKU, in any letter case.")
     search = django_filters.CharFilter(
-        method="filter_search", help_text="Text found in the SKU, name or description (any case)."
+        method="filter_search",
+        max_length=SEARCH_MAX_LENGTH,
+        help_text=(
+            "Words, each found in the name, SKU or description, in any case and with or without "
+            'accents; the last one may be the start of a word. "Quoted words" must follow each '
+            "other, -word must be absent. Without an ordering, name and SKU matches come first."
+        ),
     )
     is_active = StrictBooleanFilter(help_text="true or false.")
     ordering = ProductOrderingFilter(

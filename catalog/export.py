@@ -19,6 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Func, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Concat
 
+from catalog.search import products_in_search_order
+
 EXPORT_COLUMNS = ("sku", "name", "description", "is_active", "created_at", "updated_at")
 BLOCK_BYTES = 256 * 1024
 # The characters that make a spreadsheet run a cell as a formula ("CSV injection").
@@ -43,8 +45,9 @@ def _cell(field: str, *, excel_safe: bool):
 
 
 def export_query(products: QuerySet, *, excel_safe: bool = False) -> tuple[str, tuple]:
-    """The SQL (and its parameters) of the rows to export: the list's rows, in the list's order."""
-    rows = products.annotate(
+    """The SQL (and its parameters) of the rows to export: the list's rows, in the list's order
+    (a search's name/SKU matches first, as its pages show them)."""
+    rows = products_in_search_order(products).annotate(
         _sku=_cell("sku", excel_safe=excel_safe),
         _name=_cell("name", excel_safe=excel_safe),
         _description=_cell("description", excel_safe=excel_safe),

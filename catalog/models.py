@@ -45,15 +45,24 @@ class Product(models.Model):
         ]
         indexes = [
             # The SKU substring filter has a trigram index where PostgreSQL has pg_trgm (migration
-            # 0003, not declared here because it is conditional); it costs imports ~1.4x. The
-            # text search over name and description has none: trigram indexes on those columns
-            # made imports several times slower. See the README's performance notes.
+            # 0003, not declared here because it is conditional); it costs imports ~1.4x.
+            # The word search reads a generated tsvector column, ``search_vector``, through a GIN
+            # index (migration 0007; catalog/search.py). Neither is declared here: the column is
+            # PostgreSQL's to write, and the ORM never needs to read it (it would add a few hundred
+            # bytes to every row a page fetches).
             # The active filter: only inactive products are indexed. An import creates active
             # products and keeps the flag of those it updates, so it never writes this index,
             # where an (is_active, id) index cost it an entry per new product (migration 0005).
             # The active side is the primary key's id order with a filter: a page of it is a
             # short scan while inactive products are a minority, and still cheap when they are not.
             models.Index(fields=["id"], condition=Q(is_active=False), name="catalog_product_inactive_id"),
+            # The list's orderings (catalog.selectors.products_ordered adds id as the tie-breaker):
+            # each is read from its index in either direction, and a deep page reads the index
+            # alone (an index-only scan) to find its ids.
+            models.Index(fields=["name", "id"], name="catalog_product_name_id"),
+            models.Index(fields=["sku", "id"], name="catalog_product_sku_id"),
+            models.Index(fields=["created_at", "id"], name="catalog_product_created_id"),
+            models.Index(fields=["updated_at", "id"], name="catalog_product_updated_id"),
         ]
 
     def __str__(self) -> str:

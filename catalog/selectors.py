@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum, Value
+from django.db.models import QuerySet, Sum, Value
 from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
 from django.db.models.sql.where import AND
 
+from catalog import search
 from catalog.models import COUNT_BLOCK_SIZE, Product, ProductCountBlock
 
 # A text filter (sku, search) is counted exactly up to this many matches; past it the count is
@@ -20,6 +21,8 @@ from catalog.models import COUNT_BLOCK_SIZE, Product, ProductCountBlock
 EXACT_COUNT_LIMIT = 10_000
 # Below this position OFFSET walks fewer rows than one count block holds: seeking gains nothing.
 OFFSET_IS_CHEAP_BELOW = COUNT_BLOCK_SIZE
+# From this position on, a page of an ordered list finds its ids first (see product_page).
+IDS_FIRST_FROM = 1_000
 
 
 def product_list() -> QuerySet[Product]:
@@ -40,11 +43,12 @@ def products_with_sku_fragment(products: QuerySet[Product], *, fragment: str) ->
 
 
 def products_matching_text(products: QuerySet[Product], *, text: str) -> QuerySet[Product]:
-    """The products whose SKU, name or description contains ``text`` in any letter case."""
-    text = text.strip()
-    if not text:
-        return products
-    return products.filter(Q(sku__icontains=text) | Q(name__icontains=text) | Q(description__icontains=text))
+    """The products that hold every word of ``text`` (the last one as a prefix) in their name, SKU
+    or description, in any case and with or without accents; see ``catalog.search``.
+
+    Without an explicit ordering, pages list the name/SKU matches first, then the others.
+    """
+    return search.products_matching_words(products, text=text)
 
 
 def products_ordered(products: QuerySet[Product], *, ordering: list[str]) -> QuerySet[Product]:
@@ -151,7 +155,12 @@ def product_count(*, products: QuerySet[Product]) -> ProductCount:
     if shape is not None:
         return ProductCount(product_total(is_active=shape.is_active))
     unordered = products.order_by()
-    bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
+    if search.is_search(products):
+        walk = search.match_density(products).walks(rows=EXACT_COUNT_LIMIT + 1)
+        with search.planned(walk=walk):
+            bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
+    else:
+        bounded = unordered[: EXACT_COUNT_LIMIT + 1].count()
     if bounded <= EXACT_COUNT_LIMIT:
         return ProductCount(bounded)
     return ProductCount(max(_estimated_rows(unordered), EXACT_COUNT_LIMIT + 1), exact=False)
@@ -184,10 +193,18 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     ``OFFSET n`` makes PostgreSQL walk past n rows: ~1 s at the middle of a million. For lists
     in id order that the count blocks describe, the running sum of the blocks says in which
     block position ``start`` lies, so the page is read from that block's first id onward and
-    skips at most one block's rows. Other lists use ``OFFSET``.
+    skips at most one block's rows. A search in its default order is read tier by tier
+    (``_tiered_page``). Deep pages of other ordered lists find their ids first
+    (``_page_by_ids``); the rest use ``OFFSET``.
     """
+    if search.is_search(products):
+        return _search_page(products, start=start, stop=stop)
     shape = _block_shape(products)
-    if shape is None or shape.descending is None or start < OFFSET_IS_CHEAP_BELOW:
+    if shape is None or shape.descending is None:
+        if start >= IDS_FIRST_FROM:
+            return _page_by_ids(products, start=start, stop=stop)
+        return products[start:stop]
+    if start < OFFSET_IS_CHEAP_BELOW:
         return products[start:stop]
     found = _block_before(is_active=shape.is_active, position=start, descending=shape.descending)
     if found is None:
@@ -199,6 +216,54 @@ def product_page(*, products: QuerySet[Product], start: int, stop: int) -> Query
     else:
         products = products.filter(id__gte=block * COUNT_BLOCK_SIZE)
     return products[skip : skip + (stop - start)]
+
+
+def _search_page(products: QuerySet[Product], *, start: int, stop: int) -> list[Product]:
+    """A page of a searched list, each read with the plan its density calls for (catalog.search)."""
+    density = search.match_density(products)
+    tiers = search.search_tiers(products)
+    if tiers is not None:
+        return _tiered_page(tiers, start=start, stop=stop, density=density)
+    with search.planned(walk=density.walks(rows=stop)):
+        if start >= IDS_FIRST_FROM:
+            return list(_page_by_ids(products, start=start, stop=stop))
+        return list(products[start:stop])
+
+
+def _tiered_page(
+    tiers: tuple[QuerySet[Product], QuerySet[Product]], *, start: int, stop: int, density: search.Density
+) -> list[Product]:
+    """Positions ``start``..``stop`` of a search's tiers read one after the other.
+
+    Each tier is a filter in id order, which PostgreSQL serves from the primary key (a common
+    word: walk the ids, keep the matches) or the GIN index (a rare one: the few matches, sorted).
+    The second tier is read only when the page reaches past the first; a page that starts past
+    the first tier's end counts that tier up to the page's start.
+    """
+    names, others = tiers
+    with search.planned(walk=density.walks(rows=stop, in_names=True)):
+        rows = list(names[start:stop])
+    if len(rows) == stop - start:
+        return rows
+    if rows or start == 0:
+        in_names = start + len(rows)
+    else:
+        with search.planned(walk=density.walks(rows=start, in_names=True)):
+            in_names = names.order_by()[:start].count()
+    skip = max(0, start - in_names)
+    wanted = stop - start - len(rows)
+    with search.planned(walk=density.walks(rows=skip + wanted, in_names=False)):
+        return rows + list(others[skip : skip + wanted])
+
+
+def _page_by_ids(products: QuerySet[Product], *, start: int, stop: int) -> QuerySet[Product]:
+    """A deep page of an ordered list: its ids first, then its rows.
+
+    ``OFFSET`` must walk every row before the page; asked for ids only, PostgreSQL walks the
+    ordering's (field, id) index alone (an index-only scan) instead of the table, then reads the
+    page's rows by id: ``ordering=name&page=1000`` reads 50 rows of the table, not 50,000.
+    """
+    return products.filter(pk__in=products.values("pk")[start:stop])
 
 
 def _block_before(*, is_active: bool | None, position: int, descending: bool) -> tuple[int, int] | None:

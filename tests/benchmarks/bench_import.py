@@ -325,6 +325,15 @@ def _mirror_catalogue_shape() -> None:
 
     if options := _catalogue_storage_options():
         _sql(f"ALTER TABLE bench_bulk_product SET ({', '.join(options)})")
+    # The catalogue's generated search column (migration 0007), which its search indexes are on.
+    generated = _sql(
+        "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d "
+        "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = 'catalog_product'::regclass AND a.attname = 'search_vector'"
+    )
+    if generated:
+        _sql(f"ALTER TABLE bench_bulk_product ADD COLUMN search_vector tsvector "
+             f"GENERATED ALWAYS AS ({generated[0][0]}) STORED")
 
     for name, definition in _sql(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_product' "

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--sku", default="", help="Only SKUs containing this, in any letter case.")
         parser.add_argument(
-            "--search", default="", help="Only products whose SKU, name or description contain this."
+            "--search",
+            default="",
+            help="Only products with every word of this in their SKU, name or description (as ?search=).",
         )
         parser.add_argument(
             "--is-active", choices=["true", "false"], help="Only active (true) or inactive (false) products."

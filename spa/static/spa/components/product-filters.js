@@ -1,6 +1,6 @@
 /**
- * <product-filters>: the catalogue's search toolbar — any part of a SKU and a name or
- * description search (both as you type), and the active status.
+ * <product-filters>: the catalogue's search toolbar — any part of a SKU, a word search of the
+ * name, SKU and description (both as you type), and the active status.
  *
  * It only reports what the person asks for, with a `filters-change` event whose detail is
  * `{changes, typing}`: `changes` holds the filters that changed (`sku`, `search`, `status`) and
@@ -24,7 +24,8 @@ class ProductFilters extends HTMLElement {
         </div>
         <div class="field field-grow">
           <label for="filter-search">Name or description</label>
-          <input type="search" id="filter-search" name="search" autocomplete="off" placeholder="Search text">
+          <input type="search" id="filter-search" name="search" autocomplete="off" placeholder="Words, e.g. red shoes" aria-describedby="filter-search-hint">
+          <span id="filter-search-hint" class="visually-hidden">Every word must match; best matches first. "Quoted words" in that order, -word to leave out.</span>
         </div>
         <div class="field">
           <label for="filter-status">Status</label>

@@ -3,19 +3,22 @@
  * last change, edit and delete — or what stands in for it: loading, no products yet, nothing
  * matching the filters, a failed load.
  *
+ * The words a search matched are marked in the SKU, name and description (lib/highlight.js).
+ *
  * It shows and reports; its owner does the work. A row's button sends a `product-action` event
  * whose detail is `{action: "toggle" | "edit" | "delete", product}`; the state boxes' buttons send
  * `clear-filters` and `retry`.
  */
 
 import { formatDateTime } from "../lib/format.js";
+import { highlight, searchedWords } from "../lib/highlight.js";
 import { html, render } from "../lib/html.js";
 
-function rowTemplate(product) {
+function rowTemplate(product, searched) {
   return html`<tr data-id="${product.id}">
-      <td class="cell-sku"><code>${product.sku}</code></td>
-      <td class="cell-name">${product.name}</td>
-      <td class="col-description"><span class="clamp" title="${product.description}">${product.description}</span></td>
+      <td class="cell-sku"><code>${highlight(product.sku, searched)}</code></td>
+      <td class="cell-name">${highlight(product.name, searched)}</td>
+      <td class="col-description"><span class="clamp" title="${product.description}">${highlight(product.description, searched)}</span></td>
       <td class="cell-active">
         <button type="button" class="switch" role="switch" data-action="toggle"
           aria-checked="${product.is_active ? "true" : "false"}" aria-label="Active: ${product.sku}">
@@ -35,6 +38,7 @@ class ProductTable extends HTMLElement {
   constructor() {
     super();
     this.products = [];
+    this.searched = searchedWords("");
     this.addEventListener("click", (event) => this.onClick(event));
   }
 
@@ -62,9 +66,13 @@ class ProductTable extends HTMLElement {
       </div>`);
   }
 
-  /** Show `products`, page `page` of the catalogue; `filtered` says whether filters are on. */
-  showProducts(products, { page, filtered }) {
+  /**
+   * Show `products`, page `page` of the catalogue; `filtered` says whether filters are on, and
+   * `search` is the search box's text, whose words are marked in the rows.
+   */
+  showProducts(products, { page, filtered, search = "" }) {
     this.products = products;
+    this.searched = searchedWords(search);
     if (!products.length) {
       render(this, filtered
         ? html`<div class="state-box">
@@ -89,7 +97,7 @@ class ProductTable extends HTMLElement {
             <th scope="col"><span class="visually-hidden">Actions</span></th>
           </tr>
         </thead>
-        <tbody>${products.map(rowTemplate)}</tbody>
+        <tbody>${products.map((product) => rowTemplate(product, this.searched))}</tbody>
       </table>`);
   }
 
@@ -100,7 +108,7 @@ class ProductTable extends HTMLElement {
     if (index < 0 || !row) return;
     this.products[index] = { ...this.products[index], ...product };
     const holder = document.createElement("tbody");
-    render(holder, rowTemplate(this.products[index]));
+    render(holder, rowTemplate(this.products[index], this.searched));
     row.replaceWith(holder.firstElementChild);
   }
 

@@ -216,7 +216,7 @@ class ProductsView extends HTMLElement {
     const { count, count_exact: exact, results } = this.data;
     const seen = (this.state.page - 1) * this.state.pageSize + results.length;
     this.count.textContent = countText({ count, exact }, { filtered: this.hasFilters(), seen });
-    this.table.showProducts(results, { page: this.state.page, filtered: this.hasFilters() });
+    this.table.showProducts(results, { page: this.state.page, filtered: this.hasFilters(), search: this.state.search });
     this.showPagination();
   }
 
