@@ -63,7 +63,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         read_only=True, help_text="import, or undo (an undo of the import `undoes`)."
     )
     undoes = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="For an undo: the import it puts back."
+        read_only=True, allow_null=True, help_text="For an undo: the import it puts back."
     )
     force = serializers.BooleanField(
         source="undo_force", read_only=True,
@@ -96,9 +96,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
         "deletes, restores, until, reason (why not)}. Null for an undo.",
     )
     undone_by = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="For an import: the undo that is putting it back, or did."
+        read_only=True, allow_null=True, help_text="For an import: the undo that is putting it back, or did."
     )
-    undone_at = serializers.DateTimeField(read_only=True, help_text="For an import: when its undo completed.")
+    undone_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="For an import: when its undo completed."
+    )
     undone_by_user = serializers.SerializerMethodField(help_text="Who undid it (their username).")
     changes = serializers.JSONField(
         read_only=True,

@@ -278,16 +278,16 @@ def _report(args, base: Path, settings, times, checks) -> None:
           f"{settings.IMPORT_CHUNK_SIZE:,}, medians of {args.repeat} (min–max), real worker, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(line)
-    print(f"{'path':<30}{'today s':>9}{'(min–max)':>13}{'undo data s':>13}{'(min–max)':>13}{'ratio':>8}"
-          f"{'undo s':>9}{'(min–max)':>13}{'undo/import':>13}")
+    print(f"{'path':<30}{'today s':>9}{'(min–max)':>16}{'undo data s':>13}{'(min–max)':>16}{'ratio':>8}"
+          f"{'undo s':>9}{'(min–max)':>16}{'undo/import':>13}")
     labels = {"empty": "into an empty catalogue", "modified": "modified file over the base"}
     for key, label in labels.items():
         today, with_undo = times[(key, "today's engine")], times[(key, "with undo data")]
         undo, own = times[(key, "undo")], times[(key, "import before undo")]
         paired = _median([u / i for u, i in zip(undo, own, strict=True)])
-        print(f"{label:<30}{_median(today):9.2f}{_spread(today):>13}{_median(with_undo):13.2f}"
-              f"{_spread(with_undo):>13}{_median(with_undo) / _median(today):7.2f}×"
-              f"{_median(undo):9.2f}{_spread(undo):>13}{paired:12.2f}×")
+        print(f"{label:<30}{_median(today):9.2f}{_spread(today):>16}{_median(with_undo):13.2f}"
+              f"{_spread(with_undo):>16}{_median(with_undo) / _median(today):7.2f}×"
+              f"{_median(undo):9.2f}{_spread(undo):>16}{paired:12.2f}×")
     print("targets: undo data ≤ 1.15× (empty), ≤ 1.3× (modified); undo ≤ 1.0× its import")
     print(f"the undo left the catalogue exactly as before the import: {', '.join(checks)}")
     print(line)
