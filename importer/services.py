@@ -12,12 +12,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from importer import signals
 from importer.events import import_job_publish_on_commit
+from importer.import_path import import_path_choose
 from importer.locks import check_lock_session, job_lock, lock_session
 from importer.mapping import (
     MappingInvalid,
@@ -29,10 +30,14 @@ from importer.mapping import (
 )
 from importer.models import DeferredRow, ImportJob, ImportRowError, RememberedMapping
 from importer.pipeline import DeferredRows, FileRejected, ImportInterrupted, import_csv, resolve_encoding
+from importer.pipeline.bulk import BulkOptions, bulk_import_csv
 from importer.pipeline.header import ColumnsUnmapped, HeaderRow, read_header
+from importer.pipeline.shadow import drop_shadow, shadow_table, shadow_tables
 from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
 from importer.states import (
+    ACTIVE_STATUSES,
+    BULK_PHASES,
     FINISHED_STATUSES,
     WAITING_STATUSES,
     ImportPhase,
@@ -167,14 +172,35 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             "Upload the file again.",
         )
         return
+    resume = progress_of(job)
+    if resume is None:
+        _forget_unpublished_progress(job)
+    path = import_path_choose(preview=job.preview_only, resuming=resume is not None)
+
     def run():
+        if path.bulk:
+            return bulk_import_csv(
+                file=handle,
+                size_bytes=job.size_bytes,
+                encoding=job.encoding,
+                chunk_size=settings.IMPORT_CHUNK_SIZE,
+                observer=JobProgressRecorder(job, session=session),
+                positions=job.mapping_positions,
+                key=job.pk,
+                options=BulkOptions(
+                    index_workers=settings.IMPORT_BULK_INDEX_WORKERS,
+                    maintenance_work_mem=settings.IMPORT_BULK_MAINTENANCE_WORK_MEM,
+                    swap_lock_timeout_ms=settings.IMPORT_BULK_SWAP_LOCK_TIMEOUT_MS,
+                    reason=path.reason,
+                ),
+            )
         return import_csv(
             file=handle,
             size_bytes=job.size_bytes,
             encoding=job.encoding,
             chunk_size=settings.IMPORT_CHUNK_SIZE,
-            resume=progress_of(job),
-            observer=JobProgressRecorder(job, session=session),
+            resume=resume,
+            observer=JobProgressRecorder(job, session=session, reason=path.reason),
             deferred=DeferredRows(job_id=job.pk),
             positions=job.mapping_positions,
             preview=job.preview_only,
@@ -220,6 +246,31 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
         import_job_publish_on_commit(job)
         if done:
             _send_finished_on_commit(job)
+
+
+def _forget_unpublished_progress(job: ImportJob) -> None:
+    """Start a run with no resume point from zero: a bulk load that stopped before its swap
+    recorded rows read and row errors that a new run will read and record again."""
+    if not (job.processed_rows or job.stored_errors or job.skipped_rows):
+        return
+    ImportRowError.objects.filter(job=job).delete()
+    fields = dict(
+        processed_rows=0, created_rows=0, updated_rows=0, unchanged_rows=0, superseded_rows=0,
+        skipped_rows=0, stored_errors=0, errors=[], progress=0,
+    )
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def _wrote_nothing(job: ImportJob) -> bool:
+    """A bulk load stopped before its swap: no product of its file is in the catalogue."""
+    return job.phase in BULK_PHASES and not job.resume_offset
+
+
+def _drop_shadow(job_id: int) -> None:
+    with connection.cursor() as cursor:
+        drop_shadow(cursor, shadow=shadow_table(job_id))
 
 
 def _apply_remembered_mapping(job: ImportJob, header: HeaderRow) -> bool:
@@ -327,13 +378,16 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
 
 def _finish_failed(job: ImportJob, message: str) -> None:
     with transaction.atomic():
-        if job.processed_rows and not job.preview_only:
+        if job.processed_rows and not job.preview_only and not _wrote_nothing(job):
             message += f" Before it stopped, {job_summary(job)}"
+        elif _wrote_nothing(job):
+            message += " It was loading in bulk: nothing was imported, the catalogue is as it was."
         failed = transition(
             job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING, *WAITING_STATUSES),
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
         )
         DeferredRows(job_id=job.pk).discard()
+        _drop_shadow(job.pk)
         import_job_publish_on_commit(job)
         if failed:
             _send_finished_on_commit(job)
@@ -369,6 +423,8 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         message = "Cancelled before the columns were mapped; nothing was imported."
     elif job.preview_only:
         message = "Preview cancelled; nothing was imported."
+    elif _wrote_nothing(job):
+        message = "Cancelled while loading in bulk: nothing was imported, the catalogue is as it was."
     elif job.processed_rows:
         message = (
             f"Cancelled after {job.processed_rows:,} of {job.total_rows or 0:,} rows. "
@@ -420,6 +476,7 @@ def import_jobs_reap() -> list[int]:
             logger.warning("Import %s lost its worker; queued to resume.", job.pk)
 
     DeferredRow.objects.filter(job__status__in=FINISHED_STATUSES).delete()
+    _drop_orphan_shadows()
 
     stale = timezone.now() - timedelta(seconds=settings.IMPORT_REQUEUE_PENDING_AFTER)
     for job_id in ImportJob.objects.filter(
@@ -430,3 +487,19 @@ def import_jobs_reap() -> list[int]:
         requeued.append(job_id)
         logger.warning("Import %s has waited long for a worker; queued again.", job_id)
     return requeued
+
+
+def _drop_orphan_shadows() -> None:
+    """Drop the shadow tables of bulk loads nobody runs any more (their worker died, the job
+    ended). A job still queued keeps its own: its next run drops it before it starts over."""
+    with connection.cursor() as cursor:
+        tables = shadow_tables(cursor)
+    for name, job_id in tables:
+        with job_lock(job_id) as acquired:
+            if not acquired:
+                continue  # a live worker is loading it
+            if ImportJob.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).exists():
+                continue
+            with connection.cursor() as cursor:
+                drop_shadow(cursor, shadow=name)
+            logger.warning("Dropped %s, the shadow table of a bulk load that no longer runs.", name)

@@ -30,6 +30,14 @@ class ImportPhase(models.TextChoices):
     COUNTING = "counting", "Counting rows"
     IMPORTING = "importing", "Importing"
     PREVIEWING = "previewing", "Comparing with the catalogue"
+    # The bulk path (importer/pipeline/bulk.py): nothing is in the catalogue until PUBLISHING ends.
+    LOADING = "loading", "Loading"
+    INDEXING = "indexing", "Indexing"
+    PUBLISHING = "publishing", "Publishing"
+
+
+# The phases of a bulk load before its swap: a job stopped in one of them wrote no product.
+BULK_PHASES = (ImportPhase.LOADING, ImportPhase.INDEXING, ImportPhase.PUBLISHING)
 
 
 # PROCESSING -> PENDING is the reaper handing a job whose worker died back to the queue; the next
