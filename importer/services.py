@@ -8,6 +8,7 @@ status change goes through ``importer.states.transition``; every run holds the j
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,8 +19,8 @@ from django.utils import timezone
 
 from importer import signals
 from importer.events import import_job_publish_on_commit
-from importer.import_path import import_path_choose
-from importer.locks import check_lock_session, job_lock, lock_session
+from importer.import_path import ImportPath, import_path_choose
+from importer.locks import bulk_load_lock, check_lock_session, job_lock, lock_session
 from importer.mapping import (
     MappingInvalid,
     apply_remembered,
@@ -207,7 +208,9 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
         )
 
     try:
-        with handle:
+        with handle, ExitStack() as held:
+            if path.bulk and not held.enter_context(bulk_load_lock()):
+                path = ImportPath(bulk=False, reason="In chunks: another import is loading in bulk.")
             try:
                 result = run()
             except ColumnsUnmapped as exc:

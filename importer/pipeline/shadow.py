@@ -155,7 +155,13 @@ def create_shadow(cursor, *, shadow: str, shape: CatalogueShape) -> None:
     cursor.execute(
         f"CREATE TABLE {shadow} (LIKE {CATALOGUE} INCLUDING ALL EXCLUDING INDEXES EXCLUDING IDENTITY)"
     )
-    cursor.execute(f"ALTER TABLE {shadow} ALTER COLUMN id SET DEFAULT nextval(%s::regclass)", [shape.sequence])
+    # nextval(text), not nextval(regclass): the name is looked up at each call, so the shadow does
+    # not depend on today's sequence. Another bulk load's swap replaces that sequence (an identity
+    # sequence goes with its table), and this shadow then draws from its successor, which starts
+    # past every id given so far.
+    cursor.execute(
+        f"ALTER TABLE {shadow} ALTER COLUMN id SET DEFAULT nextval(%s::text)", [shape.sequence]
+    )
     # No autovacuum while it is loaded and indexed: its lock would make the index builds wait.
     # The catalogue's own options come back at the swap.
     cursor.execute(f"ALTER TABLE {shadow} SET ({', '.join(('autovacuum_enabled=false', *shape.options))})")
