@@ -32,7 +32,8 @@ class ImportPath:
     """The path chosen for one run, and the sentence that explains it in the job's message."""
 
     bulk: bool
-    reason: str
+    reason: str  # while it runs
+    done: str = ""  # in the message of the finished job
 
 
 def import_path_choose(*, preview: bool, resuming: bool) -> ImportPath:
@@ -49,7 +50,15 @@ def import_path_choose(*, preview: bool, resuming: bool) -> ImportPath:
     if setting == "never":
         return ImportPath(bulk=False, reason="In chunks (IMPORT_BULK_PATH=never).")
     if setting == "always":
-        return ImportPath(bulk=True, reason="Loading in bulk (IMPORT_BULK_PATH=always).")
+        return ImportPath(
+            bulk=True,
+            reason="Loading in bulk (IMPORT_BULK_PATH=always).",
+            done="Loaded in bulk (IMPORT_BULK_PATH=always).",
+        )
     if catalogue_is_empty():
-        return ImportPath(bulk=True, reason="Loading in bulk: the catalogue is empty.")
+        return ImportPath(
+            bulk=True,
+            reason="Loading in bulk: the catalogue is empty.",
+            done="Loaded in bulk: the catalogue was empty.",
+        )
     return ImportPath(bulk=False, reason="In chunks: the catalogue already has products.")

@@ -241,7 +241,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             total_rows=result.progress.total_rows, processed_rows=result.progress.processed_rows,
             message=(
                 "The file has a header but no rows." if not result.progress.processed_rows
-                else f"Imported {job_summary(job)}"
+                else f"Imported {job_summary(job)}" + (f" {path.done}" if path.bulk else "")
             ),
         )
         if not done:

@@ -139,21 +139,31 @@ def bulk_import_csv(
         observer.bulk_phase(progress, phase=LOADING, message=f"{options.reason} Loading the file…", percent=0)
         began = time.monotonic()
         progress = _load(
-            file, progress, layout=layout, encoding=encoding, chunk_size=chunk_size, shadow=shadow,
-            observer=observer, reason=options.reason,
+            file,
+            progress,
+            layout=layout,
+            encoding=encoding,
+            chunk_size=chunk_size,
+            shadow=shadow,
+            observer=observer,
+            reason=options.reason,
         )
         timings.loading = time.monotonic() - began
 
         valid = progress.processed_rows - progress.skipped
         observer.bulk_phase(
-            progress, phase=INDEXING, percent=LOADED_PERCENT,
+            progress,
+            phase=INDEXING,
+            percent=LOADED_PERCENT,
             message=f"{options.reason} Indexing: keeping the last row of each SKU among {valid:,} rows…",
         )
         began = time.monotonic()
         superseded = _in_thread(
             lambda cursor: drop_superseded(cursor, shadow=shadow),
             on_tick=lambda: observer.bulk_phase(
-                progress, phase=INDEXING, percent=LOADED_PERCENT,
+                progress,
+                phase=INDEXING,
+                percent=LOADED_PERCENT,
                 message=f"{options.reason} Indexing: keeping the last row of each SKU among {valid:,} rows…",
             ),
         )
@@ -161,8 +171,14 @@ def bulk_import_csv(
         progress = replace(progress, superseded=superseded)
 
         began = time.monotonic()
-        _build_indexes(shape, progress=progress, observer=observer, options=options, timings=timings,
-                       products=valid - superseded)
+        _build_indexes(
+            shape,
+            progress=progress,
+            observer=observer,
+            options=options,
+            timings=timings,
+            products=valid - superseded,
+        )
         timings.indexing = time.monotonic() - began
         began = time.monotonic()
         with connection.cursor() as cursor:
@@ -170,8 +186,14 @@ def bulk_import_csv(
         timings.analyzing = time.monotonic() - began
 
         began = time.monotonic()
-        progress = _publish(progress, shadow=shadow, shape=shape, sets_active=layout.is_active_index is not None,
-                            observer=observer, options=options)
+        progress = _publish(
+            progress,
+            shadow=shadow,
+            shape=shape,
+            sets_active=layout.is_active_index is not None,
+            observer=observer,
+            options=options,
+        )
         timings.publishing = time.monotonic() - began
     except BaseException:
         _drop_quietly(shadow)
@@ -186,8 +208,17 @@ def bulk_import_csv(
     )
 
 
-def _load(file, progress: ImportProgress, *, layout, encoding: str, chunk_size: int, shadow: str,
-          observer: ImportObserver, reason: str) -> ImportProgress:
+def _load(
+    file,
+    progress: ImportProgress,
+    *,
+    layout,
+    encoding: str,
+    chunk_size: int,
+    shadow: str,
+    observer: ImportObserver,
+    reason: str,
+) -> ImportProgress:
     records = RecordReader(file, encoding=encoding, start_offset=progress.offset, start_line=progress.line)
     size = ChunkSize(chunk_size)
     chunks = chunks_of(records, layout=layout, repeated=None, size=size, rows_type=ShadowRows)
@@ -200,14 +231,22 @@ def _load(file, progress: ImportProgress, *, layout, encoding: str, chunk_size: 
         began = time.monotonic()
         with transaction.atomic():
             if len(chunk.rows):
-                with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(statement) as copy:
+                with (
+                    connection.cursor() as cursor,
+                    connection.wrap_database_errors,
+                    cursor.copy(statement) as copy,
+                ):
                     copy.write(chunk.rows.data)
             progress = replace(
-                progress, processed_rows=progress.processed_rows + chunk.record_count,
-                offset=chunk.end_offset, line=chunk.end_line,
+                progress,
+                processed_rows=progress.processed_rows + chunk.record_count,
+                offset=chunk.end_offset,
+                line=chunk.end_line,
             ).with_errors(chunk.errors)
             observer.bulk_loaded(
-                progress, chunk.errors, percent=progress.percent * LOADED_PERCENT // 100,
+                progress,
+                chunk.errors,
+                percent=progress.percent * LOADED_PERCENT // 100,
                 message=(
                     f"{reason} Loading: {progress.processed_rows:,} rows read ({progress.percent}% of the "
                     "file). The catalogue shows its state before this import until they are published."
@@ -217,8 +256,15 @@ def _load(file, progress: ImportProgress, *, layout, encoding: str, chunk_size: 
     return replace(progress, offset=max(progress.offset, progress.size_bytes))
 
 
-def _build_indexes(shape: CatalogueShape, *, progress: ImportProgress, observer: ImportObserver,
-                   options: BulkOptions, timings: BulkTimings, products: int) -> None:
+def _build_indexes(
+    shape: CatalogueShape,
+    *,
+    progress: ImportProgress,
+    observer: ImportObserver,
+    options: BulkOptions,
+    timings: BulkTimings,
+    products: int,
+) -> None:
     """Build every index on ``options.index_workers`` connections; report while they run."""
     plans = shape.build_order()
     pending = list(plans)
@@ -258,10 +304,13 @@ def _build_indexes(shape: CatalogueShape, *, progress: ImportProgress, observer:
                 done, busy = len(timings.indexes), sorted(running)
             share = (INDEXED_PERCENT - LOADED_PERCENT) * done // max(1, len(plans))
             observer.bulk_phase(
-                progress, phase=INDEXING, percent=LOADED_PERCENT + share,
+                progress,
+                phase=INDEXING,
+                percent=LOADED_PERCENT + share,
                 message=(
                     f"{options.reason} Indexing {products:,} products: {done} of {len(plans)} indexes built"
-                    + (f", building {', '.join(busy)}" if busy else "") + "."
+                    + (f", building {', '.join(busy)}" if busy else "")
+                    + "."
                 ),
             )
     except BaseException:
@@ -327,7 +376,9 @@ def _build_one(plan: IndexPlan, *, options: BulkOptions, running: dict[str, int]
         with guard:
             running[plan.name] = pid
         try:
-            cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [options.maintenance_work_mem])
+            cursor.execute(
+                "SELECT set_config('maintenance_work_mem', %s, true)", [options.maintenance_work_mem]
+            )
             _set_client_check(cursor, on=True, local=True)
             cursor.execute(plan.statement)
         finally:
@@ -347,18 +398,34 @@ def _cancel_builds(running: dict[str, int], guard) -> None:
         logger.warning("Could not cancel the index builds %s", pids, exc_info=True)
 
 
-def _publish(progress: ImportProgress, *, shadow: str, shape: CatalogueShape, sets_active: bool,
-             observer: ImportObserver, options: BulkOptions) -> ImportProgress:
+def _publish(
+    progress: ImportProgress,
+    *,
+    shadow: str,
+    shape: CatalogueShape,
+    sets_active: bool,
+    observer: ImportObserver,
+    options: BulkOptions,
+) -> ImportProgress:
     waited = 0
     while True:
         wait = f" Waiting for readers of the catalogue to finish ({waited} tries so far)." if waited else ""
-        observer.bulk_phase(progress, phase=PUBLISHING, percent=INDEXED_PERCENT + 1,
-                            message=f"{options.reason} Publishing: swapping the new catalogue in.{wait}")
+        observer.bulk_phase(
+            progress,
+            phase=PUBLISHING,
+            percent=INDEXED_PERCENT + 1,
+            message=f"{options.reason} Publishing: swapping the new catalogue in.{wait}",
+        )
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    counts = swap_in(cursor, shadow=shadow, shape=shape, sets_active=sets_active,
-                                     lock_timeout_ms=options.swap_lock_timeout_ms)
+                    counts = swap_in(
+                        cursor,
+                        shadow=shadow,
+                        shape=shape,
+                        sets_active=sets_active,
+                        lock_timeout_ms=options.swap_lock_timeout_ms,
+                    )
                 published = replace(
                     progress,
                     created=counts.loaded - counts.updated - counts.unchanged,

@@ -115,19 +115,26 @@ def read_shape(cursor, *, shadow: str) -> CatalogueShape:
         if match is None or contype not in (None, "p", "u"):
             raise ValueError(f"cannot rebuild index {name} of {CATALOGUE} in bulk: {definition}")
         temporary = f"{shadow}_i{number}"
-        indexes.append(IndexPlan(
-            name=name, temporary=temporary, method=method,
-            statement=f"CREATE {match.group(1) or ''}INDEX {temporary} ON {shadow} USING {match.group(4)}",
-            constraint={"p": "PRIMARY KEY", "u": "UNIQUE"}.get(contype),
-        ))
+        indexes.append(
+            IndexPlan(
+                name=name,
+                temporary=temporary,
+                method=method,
+                statement=f"CREATE {match.group(1) or ''}INDEX {temporary} ON {shadow} USING {match.group(4)}",
+                constraint={"p": "PRIMARY KEY", "u": "UNIQUE"}.get(contype),
+            )
+        )
     cursor.execute(
         "SELECT tgname, pg_get_triggerdef(oid), tgtype FROM pg_trigger "
         "WHERE tgrelid = %s::regclass AND NOT tgisinternal ORDER BY tgname",
         [CATALOGUE],
     )
     triggers = tuple(
-        TriggerPlan(name=name, statement=_TRIGGER_ON.sub(f" ON {shadow} ", definition, count=1),
-                    before=bool(tgtype & _TRIGGER_BEFORE))
+        TriggerPlan(
+            name=name,
+            statement=_TRIGGER_ON.sub(f" ON {shadow} ", definition, count=1),
+            before=bool(tgtype & _TRIGGER_BEFORE),
+        )
         for name, definition, tgtype in cursor.fetchall()
     )
     cursor.execute(
@@ -144,8 +151,13 @@ def read_shape(cursor, *, shadow: str) -> CatalogueShape:
     )
     sequence, identity, options = cursor.fetchone()
     return CatalogueShape(
-        columns=columns, indexes=tuple(indexes), triggers=triggers, references=references,
-        sequence=sequence, identity=identity, options=tuple(options),
+        columns=columns,
+        indexes=tuple(indexes),
+        triggers=triggers,
+        references=references,
+        sequence=sequence,
+        identity=identity,
+        options=tuple(options),
     )
 
 
@@ -159,9 +171,7 @@ def create_shadow(cursor, *, shadow: str, shape: CatalogueShape) -> None:
     # not depend on today's sequence. Another bulk load's swap replaces that sequence (an identity
     # sequence goes with its table), and this shadow then draws from its successor, which starts
     # past every id given so far.
-    cursor.execute(
-        f"ALTER TABLE {shadow} ALTER COLUMN id SET DEFAULT nextval(%s::text)", [shape.sequence]
-    )
+    cursor.execute(f"ALTER TABLE {shadow} ALTER COLUMN id SET DEFAULT nextval(%s::text)", [shape.sequence])
     # No autovacuum while it is loaded and indexed: its lock would make the index builds wait.
     # The catalogue's own options come back at the swap.
     cursor.execute(f"ALTER TABLE {shadow} SET ({', '.join(('autovacuum_enabled=false', *shape.options))})")
@@ -183,7 +193,7 @@ def shadow_tables(cursor) -> list[tuple[str, int]]:
     )
     found = []
     for (name,) in cursor.fetchall():
-        suffix = name[len(SHADOW_PREFIX):]
+        suffix = name[len(SHADOW_PREFIX) :]
         if suffix.isdigit():
             found.append((name, int(suffix)))
     return found
@@ -223,7 +233,9 @@ class SwapCounts:
     kept: int  # existing products the file does not name, carried over
 
 
-def swap_in(cursor, *, shadow: str, shape: CatalogueShape, sets_active: bool, lock_timeout_ms: int) -> SwapCounts:
+def swap_in(
+    cursor, *, shadow: str, shape: CatalogueShape, sets_active: bool, lock_timeout_ms: int
+) -> SwapCounts:
     """Merge the catalogue's current products into the shadow and put it in the catalogue's place.
 
     Must run inside a transaction; the caller records the job's counts in the same one, so the
