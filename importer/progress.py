@@ -30,7 +30,8 @@ class JobProgressRecorder(ImportObserver):
 
     def counting(self, progress: ImportProgress) -> None:
         counted = f" ({progress.percent}% of the file read)" if progress.percent else ""
-        self._save_phase(ImportPhase.COUNTING, f"Counting rows…{counted}", progress)
+        reason = f"{self.reason} " if self.reason else ""
+        self._save_phase(ImportPhase.COUNTING, f"{reason}Counting rows…{counted}", progress)
 
     def started(self, progress: ImportProgress) -> None:
         done = f" Resuming after row {progress.processed_rows:,}." if progress.processed_rows else ""

@@ -185,7 +185,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
                 size_bytes=job.size_bytes,
                 encoding=job.encoding,
                 chunk_size=settings.IMPORT_CHUNK_SIZE,
-                observer=JobProgressRecorder(job, session=session),
+                observer=JobProgressRecorder(job, session=session, reason=path.reason),
                 positions=job.mapping_positions,
                 key=job.pk,
                 options=BulkOptions(

@@ -4,11 +4,12 @@ The chunked run (``importer.pipeline.run``) pays for every index of the catalogu
 an empty catalogue that upkeep is most of an import's time. Here, as pg_restore does, the rows are
 loaded first and indexed after, in four phases a person can follow:
 
-1. **Loading**: header, records, validation and chunks as in the chunked run (same rules, same
-   row errors), but each chunk is COPYed into the job's shadow table (``importer.pipeline.shadow``),
-   committed with the job's progress. No scan first: nothing waits for the end of the file, since
-   the de-duplication is done over the whole file at once.
-2. **De-duplicating**: one statement keeps the last row of each ``lower(sku)``.
+1. **Loading**: the scan, header, records, validation and chunks as in the chunked run (same
+   rules, same row errors), but each chunk is COPYed into the job's shadow table
+   (``importer.pipeline.shadow``), committed with the job's progress; rows whose SKU may repeat
+   go to the shadow's side table instead.
+2. **De-duplicating** (reported as Indexing): one statement moves the last row of each
+   ``lower(sku)`` of the side table into the shadow.
 3. **Indexing**: every index of the catalogue, built on ``index_workers`` connections at once
    (threads of this process); the calling thread meanwhile reports progress every second and may
    be told to stop (the builds are cancelled).
@@ -36,19 +37,21 @@ from importer.pipeline.header import parse_header, resolve_encoding
 from importer.pipeline.readahead import read_ahead
 from importer.pipeline.records import RecordReader
 from importer.pipeline.results import ImportInterrupted, ImportObserver, ImportProgress, ImportResult
+from importer.pipeline.scan import scan_file
 from importer.pipeline.shadow import (
     CatalogueShape,
     IndexPlan,
     analyze_shadow,
+    copy_repeats_statement,
     copy_statement,
     create_shadow,
     drop_shadow,
-    drop_superseded,
+    merge_repeats,
     read_shape,
     shadow_table,
     swap_in,
 )
-from importer.pipeline.staging import StagedRows, _escape
+from importer.pipeline.staging import _NEEDS_ESCAPE, StagedRows, _escape
 
 logger = logging.getLogger(__name__)
 
@@ -61,17 +64,42 @@ _LOCK_NOT_AVAILABLE = "55P03"
 
 
 class ShadowRows(StagedRows):
-    """A chunk's valid rows in the COPY text of the shadow table: ``sku, name, description,
-    is_active``. A file without an is_active column makes new products active, as the upsert does."""
+    """A chunk's valid rows in COPY text: ``data`` for the shadow table (``sku, name, description,
+    is_active``), ``repeats`` for the rows whose SKU may occur again, which wait in the side table
+    (``line`` first) until the whole file is in. A file without an is_active column makes new
+    products active, as the upsert does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeats = bytearray()
+        self._repeats: list[str] = []
 
     def add(
         self, line: int, sku: str, name: str, description: str, is_active: bool | None, deferred: bool
     ) -> None:
         active = "f" if is_active is False else "t"
-        self._pending.append(f"{_escape(sku)}\t{_escape(name)}\t{_escape(description)}\t{active}\n")
-        self.merged += 1
+        text = f"{sku}\t{name}\t{description}"
+        # One test of the joined values instead of one per value: most rows need no escaping.
+        if text.count("\t") != 2 or _NEEDS_ESCAPE(text):
+            text = f"{_escape(sku)}\t{_escape(name)}\t{_escape(description)}"
+        if deferred:
+            self._repeats.append(f"{line}\t{text}\t{active}\n")
+            self.deferred += 1
+        else:
+            self._pending.append(f"{text}\t{active}\n")
+            self.merged += 1
         if len(self._pending) >= 1024:
             self._encode()
+
+    def _encode(self) -> None:
+        super()._encode()
+        if self._repeats:
+            self.repeats += "".join(self._repeats).encode("utf-8")
+            self._repeats.clear()
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.repeats)
 
 
 @dataclass
@@ -136,6 +164,18 @@ def bulk_import_csv(
         create_shadow(cursor, shadow=shadow, shape=shape)
         _set_client_check(cursor, on=True)
     try:
+        # The scan (as in the chunked run) counts the rows, for progress, and finds the SKUs that
+        # may occur more than once: their rows wait in the side table, so the shadow itself never
+        # holds two rows of one SKU and every index can be built as soon as the file is in.
+        observer.counting(progress)
+        scan = scan_file(
+            file,
+            layout=layout,
+            encoding=encoding,
+            size_bytes=size_bytes,
+            on_progress=lambda offset: observer.counting(replace(progress, offset=offset)),
+        )
+        progress = replace(progress, total_rows=scan.records)
         observer.bulk_phase(progress, phase=LOADING, message=f"{options.reason} Loading the file…", percent=0)
         began = time.monotonic()
         progress = _load(
@@ -145,26 +185,21 @@ def bulk_import_csv(
             encoding=encoding,
             chunk_size=chunk_size,
             shadow=shadow,
+            repeated=scan.repeated,
             observer=observer,
             reason=options.reason,
         )
         timings.loading = time.monotonic() - began
 
         valid = progress.processed_rows - progress.skipped
-        observer.bulk_phase(
-            progress,
-            phase=INDEXING,
-            percent=LOADED_PERCENT,
-            message=f"{options.reason} Indexing: keeping the last row of each SKU among {valid:,} rows…",
-        )
         began = time.monotonic()
         superseded = _in_thread(
-            lambda cursor: drop_superseded(cursor, shadow=shadow),
+            lambda cursor: merge_repeats(cursor, shadow=shadow),
             on_tick=lambda: observer.bulk_phase(
                 progress,
                 phase=INDEXING,
                 percent=LOADED_PERCENT,
-                message=f"{options.reason} Indexing: keeping the last row of each SKU among {valid:,} rows…",
+                message=f"{options.reason} Indexing: keeping the last row of each repeated SKU…",
             ),
         )
         timings.deduplicating = time.monotonic() - began
@@ -216,13 +251,14 @@ def _load(
     encoding: str,
     chunk_size: int,
     shadow: str,
+    repeated,
     observer: ImportObserver,
     reason: str,
 ) -> ImportProgress:
     records = RecordReader(file, encoding=encoding, start_offset=progress.offset, start_line=progress.line)
     size = ChunkSize(chunk_size)
-    chunks = chunks_of(records, layout=layout, repeated=None, size=size, rows_type=ShadowRows)
-    statement = copy_statement(shadow)
+    chunks = chunks_of(records, layout=layout, repeated=repeated, size=size, rows_type=ShadowRows)
+    statement, repeats_statement = copy_statement(shadow), copy_repeats_statement(shadow)
 
     def still_reading() -> None:
         observer.reading(progress)
@@ -237,6 +273,13 @@ def _load(
                     cursor.copy(statement) as copy,
                 ):
                     copy.write(chunk.rows.data)
+            if chunk.rows.deferred:
+                with (
+                    connection.cursor() as cursor,
+                    connection.wrap_database_errors,
+                    cursor.copy(repeats_statement) as copy,
+                ):
+                    copy.write(chunk.rows.repeats)
             progress = replace(
                 progress,
                 processed_rows=progress.processed_rows + chunk.record_count,
@@ -248,8 +291,8 @@ def _load(
                 chunk.errors,
                 percent=progress.percent * LOADED_PERCENT // 100,
                 message=(
-                    f"{reason} Loading: {progress.processed_rows:,} rows read ({progress.percent}% of the "
-                    "file). The catalogue shows its state before this import until they are published."
+                    f"{reason} Loading: {progress.processed_rows:,} of {progress.total_rows:,} rows read. "
+                    "The catalogue shows its state before this import until they are published."
                 ),
             )
         size.adapt(records=chunk.record_count, seconds=time.monotonic() - began)

@@ -13,9 +13,10 @@ under the same names, so later migrations still find them.
   products created through the API meanwhile never meet. BEFORE row triggers are copied at once
   (they shape each row written); AFTER triggers (the count blocks) are added at the swap, and the
   counts recomputed there from the table.
-- **De-duplicated** in place, set-based: ids follow the file's order (one session's COPYs draw
-  them in order), so the last row of each ``lower(sku)`` — PostgreSQL's mapping, the unique
-  index's — is the one with the highest id; the others are deleted (``superseded``).
+- **De-duplicated** set-based: rows whose SKU the scan found may repeat wait in a side table
+  (unlogged, ``<shadow>_repeats``); once the file is in, the last row of each ``lower(sku)`` —
+  PostgreSQL's mapping, the unique index's — moves into the shadow, the others are counted
+  ``superseded``. The shadow never holds two rows of one SKU.
 - **Indexed**: every index of the catalogue, under a temporary name (``index_statements``), built
   by the caller on several connections at once.
 - **Swapped** (``swap_in``), in one short transaction holding the catalogue write lock: products
@@ -178,10 +179,17 @@ def create_shadow(cursor, *, shadow: str, shape: CatalogueShape) -> None:
     for trigger in shape.triggers:
         if trigger.before:
             cursor.execute(trigger.statement)
+    # Working data only: a run that dies starts over, so it needs no WAL.
+    cursor.execute(f"DROP TABLE IF EXISTS {repeats_table(shadow)}")
+    cursor.execute(
+        f"CREATE UNLOGGED TABLE {repeats_table(shadow)} "
+        "(line bigint NOT NULL, sku text NOT NULL, name text NOT NULL, description text NOT NULL, "
+        "is_active boolean NOT NULL)"
+    )
 
 
 def drop_shadow(cursor, *, shadow: str) -> None:
-    cursor.execute(f"DROP TABLE IF EXISTS {shadow}")
+    cursor.execute(f"DROP TABLE IF EXISTS {shadow}, {repeats_table(shadow)}")
 
 
 def shadow_tables(cursor) -> list[tuple[str, int]]:
@@ -203,19 +211,35 @@ def copy_statement(shadow: str) -> str:
     return f"COPY {shadow} ({', '.join(FILE_COLUMNS)}) FROM STDIN"
 
 
-def drop_superseded(cursor, *, shadow: str) -> int:
-    """Delete every row that a later row of the file (a higher id) replaces; return how many."""
+def repeats_table(shadow: str) -> str:
+    return f"{shadow}_repeats"
+
+
+def copy_repeats_statement(shadow: str) -> str:
+    return f"COPY {repeats_table(shadow)} (line, {', '.join(FILE_COLUMNS)}) FROM STDIN"
+
+
+def merge_repeats(cursor, *, shadow: str) -> int:
+    """Move the last row of each repeated SKU into the shadow; return how many rows it replaced.
+
+    PostgreSQL's ``lower()`` decides what is one SKU, as the unique index will; the side table
+    holds only the rows the scan found may repeat (a few percent), so this sorts those only.
+    """
+    repeats = repeats_table(shadow)
+    cursor.execute("SELECT set_config('work_mem', '256MB', true)")
+    cursor.execute(f"SELECT count(*) FROM {repeats}")
+    (waiting,) = cursor.fetchone()
     cursor.execute(
         f"""
-        DELETE FROM {shadow} s USING (
-            SELECT id FROM (
-                SELECT id, row_number() OVER (PARTITION BY lower(sku) COLLATE "C" ORDER BY id DESC) AS rank
-                FROM {shadow}
-            ) ranked WHERE rank > 1
-        ) older WHERE s.id = older.id
+        INSERT INTO {shadow} ({", ".join(FILE_COLUMNS)})
+        SELECT DISTINCT ON (lower(sku) COLLATE "C") {", ".join(FILE_COLUMNS)}
+        FROM {repeats}
+        ORDER BY lower(sku) COLLATE "C", line DESC
         """
     )
-    return cursor.rowcount
+    merged = cursor.rowcount
+    cursor.execute(f"DROP TABLE {repeats}")
+    return waiting - merged
 
 
 def analyze_shadow(cursor, *, shadow: str) -> None:
