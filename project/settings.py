@@ -270,7 +270,7 @@ if IMPORT_BULK_PATH not in ("auto", "always", "never"):
     raise ImproperlyConfigured(f"IMPORT_BULK_PATH must be auto, always or never, not {IMPORT_BULK_PATH!r}")
 # Connections that build the shadow table's indexes at once, and the memory each build may sort in.
 IMPORT_BULK_INDEX_WORKERS = env_int("IMPORT_BULK_INDEX_WORKERS", 2)
-IMPORT_BULK_MAINTENANCE_WORK_MEM = env_str("IMPORT_BULK_MAINTENANCE_WORK_MEM", "256MB")
+IMPORT_BULK_MAINTENANCE_WORK_MEM = env_str("IMPORT_BULK_MAINTENANCE_WORK_MEM", "1GB")
 # The swap waits at most this long for readers of the catalogue per try (they wait behind it).
 IMPORT_BULK_SWAP_LOCK_TIMEOUT_MS = env_int("IMPORT_BULK_SWAP_LOCK_TIMEOUT_MS", 2000)
 # Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that

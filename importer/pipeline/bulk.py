@@ -127,7 +127,7 @@ class BulkOptions:
     """How a bulk load uses the database (settings ``IMPORT_BULK_*``)."""
 
     index_workers: int = 2
-    maintenance_work_mem: str = "256MB"
+    maintenance_work_mem: str = "1GB"
     swap_lock_timeout_ms: int = 2000
     reason: str = "Loading in bulk."  # said in every message of the load
 
@@ -193,15 +193,17 @@ def bulk_import_csv(
 
         valid = progress.processed_rows - progress.skipped
         began = time.monotonic()
-        superseded = _in_thread(
-            lambda cursor: merge_repeats(cursor, shadow=shadow),
-            on_tick=lambda: observer.bulk_phase(
+
+        def deduplicating() -> None:
+            observer.bulk_phase(
                 progress,
                 phase=INDEXING,
                 percent=LOADED_PERCENT,
                 message=f"{options.reason} Indexing: keeping the last row of each repeated SKU…",
-            ),
-        )
+            )
+
+        deduplicating()
+        superseded = _in_thread(lambda cursor: merge_repeats(cursor, shadow=shadow), on_tick=deduplicating)
         timings.deduplicating = time.monotonic() - began
         progress = replace(progress, superseded=superseded)
 
@@ -342,7 +344,7 @@ def _build_indexes(
         thread.start()
     try:
         while any(thread.is_alive() for thread in threads):
-            _join_for(threads, TICK_SECONDS)
+            _join_for(threads, TICK_SECONDS if timings.indexes or running else 0.05)
             with guard:
                 done, busy = len(timings.indexes), sorted(running)
             share = (INDEXED_PERCENT - LOADED_PERCENT) * done // max(1, len(plans))
