@@ -437,3 +437,19 @@ def test_a_preview_counts_what_the_bulk_import_then_does():
         "superseded": job.superseded_rows,
         "skipped": job.skipped_rows,
     }
+
+
+def test_a_run_after_the_swap_committed_only_completes_the_job():
+    job = _run(b"sku,name\nG-1,One\nG-2,Two\ng-1,One again\n")
+    counts, catalogue = _counts(job), _snapshot()
+    # What a worker killed between the swap's commit and the job's completion leaves.
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.PROCESSING, phase=ImportPhase.PUBLISHING, finished_at=None, progress=99
+    )
+
+    import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED
+    assert _counts(job) == counts == (3, 2, 0, 0, 1, 0, 0)
+    assert _snapshot() == catalogue
