@@ -30,6 +30,7 @@ class ImportPhase(models.TextChoices):
     COUNTING = "counting", "Counting rows"
     IMPORTING = "importing", "Importing"
     PREVIEWING = "previewing", "Comparing with the catalogue"
+    UNDOING = "undoing", "Undoing the import"
     # The bulk path (importer/pipeline/bulk.py): nothing is in the catalogue until PUBLISHING ends.
     LOADING = "loading", "Loading"
     INDEXING = "indexing", "Indexing"
@@ -38,6 +39,13 @@ class ImportPhase(models.TextChoices):
 
 # The phases of a bulk load before its swap: a job stopped in one of them wrote no product.
 BULK_PHASES = (ImportPhase.LOADING, ImportPhase.INDEXING, ImportPhase.PUBLISHING)
+
+
+class JobKind(models.TextChoices):
+    """What a job does: import a file, or undo an earlier import (``importer.undo``)."""
+
+    IMPORT = "import", "Import"
+    UNDO = "undo", "Undo"
 
 
 # PROCESSING -> PENDING is the reaper handing a job whose worker died back to the queue; the next

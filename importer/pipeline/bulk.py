@@ -130,6 +130,7 @@ class BulkOptions:
     maintenance_work_mem: str = "1GB"
     swap_lock_timeout_ms: int = 2000
     reason: str = "Loading in bulk."  # said in every message of the load
+    record_undo: bool = False  # record the job's undo data at the swap (importer.undo_data)
 
 
 def bulk_import_csv(
@@ -230,6 +231,7 @@ def bulk_import_csv(
             sets_active=layout.is_active_index is not None,
             observer=observer,
             options=options,
+            undo_job=key if options.record_undo else None,
         )
         timings.publishing = time.monotonic() - began
     except BaseException:
@@ -451,6 +453,7 @@ def _publish(
     sets_active: bool,
     observer: ImportObserver,
     options: BulkOptions,
+    undo_job: int | None,
 ) -> ImportProgress:
     waited = 0
     while True:
@@ -470,6 +473,7 @@ def _publish(
                         shape=shape,
                         sets_active=sets_active,
                         lock_timeout_ms=options.swap_lock_timeout_ms,
+                        undo_job=undo_job,
                     )
                 published = replace(
                     progress,

@@ -258,7 +258,13 @@ class SwapCounts:
 
 
 def swap_in(
-    cursor, *, shadow: str, shape: CatalogueShape, sets_active: bool, lock_timeout_ms: int
+    cursor,
+    *,
+    shadow: str,
+    shape: CatalogueShape,
+    sets_active: bool,
+    lock_timeout_ms: int,
+    undo_job: int | None = None,
 ) -> SwapCounts:
     """Merge the catalogue's current products into the shadow and put it in the catalogue's place.
 
@@ -271,7 +277,9 @@ def swap_in(
     lock_catalog_for_write()
     # EXCLUSIVE: writers (the API, another import's chunk) wait from here; readers go on.
     cursor.execute(f"LOCK TABLE {CATALOGUE} IN EXCLUSIVE MODE")
-    counts = _merge_existing(cursor, shadow=shadow, shape=shape, sets_active=sets_active)
+    counts = _merge_existing(cursor, shadow=shadow, shape=shape, sets_active=sets_active, undo_job=undo_job)
+    if undo_job is not None:
+        _record_created(cursor, shadow=shadow, undo_job=undo_job)
     for trigger in shape.triggers:
         if not trigger.before:
             cursor.execute(trigger.statement)
@@ -306,7 +314,9 @@ def swap_in(
     return counts
 
 
-def _merge_existing(cursor, *, shadow: str, shape: CatalogueShape, sets_active: bool) -> SwapCounts:
+def _merge_existing(
+    cursor, *, shadow: str, shape: CatalogueShape, sets_active: bool, undo_job: int | None
+) -> SwapCounts:
     # A product of the catalogue that the file names keeps its id, created_at and every column the
     # file does not write, as INSERT … ON CONFLICT DO UPDATE would; its is_active too when the
     # file has no such column. updated_at moves only if a value changed.
@@ -317,6 +327,20 @@ def _merge_existing(cursor, *, shadow: str, shape: CatalogueShape, sets_active: 
     new = ", ".join(f"s.{c}" for c in compared)
     old = ", ".join(f"o.{c}" for c in compared)
     assignments = ", ".join(f"{c} = o.{c}" for c in kept_columns)
+    # Undo (importer.undo_data) restores a product it overwrote from its before-image, if the
+    # product's updated_at is still the one the import gave it (written_at).
+    before = (
+        f""", before AS (
+            INSERT INTO importer_productbeforeimage
+                (job_id, product_id, sku, name, description, is_active, created_at, updated_at, written_at)
+            SELECT {int(undo_job)}, m.old_id, m.old_sku, m.old_name, m.old_description, m.old_is_active,
+                   m.old_created_at, m.old_updated_at, m.written_at
+            FROM merged m WHERE m.changed
+            ON CONFLICT DO NOTHING
+        )"""
+        if undo_job is not None
+        else ""
+    )
     cursor.execute(
         f"""
         WITH merged AS (
@@ -324,8 +348,10 @@ def _merge_existing(cursor, *, shadow: str, shape: CatalogueShape, sets_active: 
                 updated_at = CASE WHEN ({new}) IS DISTINCT FROM ({old}) THEN s.updated_at ELSE o.updated_at END
             FROM {CATALOGUE} o
             WHERE lower(s.sku) = lower(o.sku)
-            RETURNING ({new}) IS DISTINCT FROM ({old}) AS changed
-        )
+            RETURNING ({new}) IS DISTINCT FROM ({old}) AS changed, o.id AS old_id, o.sku AS old_sku,
+                o.name AS old_name, o.description AS old_description, o.is_active AS old_is_active,
+                o.created_at AS old_created_at, o.updated_at AS old_updated_at, s.updated_at AS written_at
+        ){before}
         SELECT count(*) FILTER (WHERE changed), count(*) FILTER (WHERE NOT changed) FROM merged
         """
     )
@@ -342,6 +368,25 @@ def _merge_existing(cursor, *, shadow: str, shape: CatalogueShape, sets_active: 
     cursor.execute(f"SELECT count(*) FROM {shadow}")
     (total,) = cursor.fetchone()
     return SwapCounts(loaded=total - kept, updated=updated, unchanged=unchanged, kept=kept)
+
+
+# Ids per row of importer_createdproducts, as the chunked path records about a chunk's worth.
+CREATED_IDS_PER_ROW = 10_000
+
+
+def _record_created(cursor, *, shadow: str, undo_job: int) -> None:
+    """Record the ids of the products the load created (not in the catalogue before the swap),
+    about ``CREATED_IDS_PER_ROW`` per row, each row with the ``updated_at`` its products have:
+    one per chunk's COPY, which is what an undo compares to tell an untouched product."""
+    cursor.execute(
+        f"""
+        INSERT INTO importer_createdproducts (job_id, ids, written_at)
+        SELECT {int(undo_job)}, array_agg(s.id ORDER BY s.id), s.updated_at
+        FROM {shadow} s
+        WHERE NOT EXISTS (SELECT 1 FROM {CATALOGUE} o WHERE o.id = s.id)
+        GROUP BY s.updated_at, s.id / {CREATED_IDS_PER_ROW}
+        """
+    )
 
 
 def _take_over_sequence(cursor, *, shadow: str, shape: CatalogueShape) -> None:

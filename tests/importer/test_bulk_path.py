@@ -19,7 +19,7 @@ from importer.locks import BULK_LOAD_LOCK
 from importer.models import ImportJob, ImportRowError
 from importer.pipeline import ImportObserver
 from importer.pipeline.bulk import bulk_import_csv
-from importer.pipeline.shadow import create_shadow, read_shape, shadow_table, shadow_tables
+from importer.pipeline.shadow import create_shadow, drop_shadow, read_shape, shadow_table, shadow_tables
 from importer.services import import_job_cancel, import_job_confirm, import_job_run, import_jobs_reap
 from importer.states import ImportPhase, ImportStatus
 from tests.support.database import other_connection
@@ -95,8 +95,8 @@ def _assert_consistent() -> None:
         triggers = [name for (name,) in cursor.fetchall()]
         cursor.execute("SELECT pg_get_serial_sequence('catalog_product', 'id')")
         (sequence,) = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'importer\\_bulk\\_%'")
-        (shadows,) = cursor.fetchone()
+        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'importer\\_bulk\\_%'")
+        shadows = cursor.fetchall()
     assert rows == counted
     assert {"catalog_product_pkey", "catalog_product_sku_ci_unique", "catalog_product_inactive_id"} <= set(
         indexes
@@ -109,7 +109,7 @@ def _assert_consistent() -> None:
         "catalog_product_count_update",
     ]
     assert sequence == "public.catalog_product_id_seq"
-    assert shadows == 0
+    assert shadows == []
 
 
 @pytest.mark.parametrize("active_column", [False, True], ids=["no is_active column", "is_active column"])
@@ -405,6 +405,8 @@ def test_the_reaper_drops_shadow_tables_of_jobs_that_no_longer_run():
         remaining = {job_id for _name, job_id in shadow_tables(cursor)}
     # The queued job's next run drops its own before it starts over.
     assert remaining == {queued.pk}
+    with connection.cursor() as cursor:
+        drop_shadow(cursor, shadow=shadow_table(queued.pk))
 
 
 def test_a_second_import_while_one_loads_in_bulk_goes_in_chunks():
@@ -453,3 +455,47 @@ def test_a_run_after_the_swap_committed_only_completes_the_job():
     assert job.status == ImportStatus.COMPLETED
     assert _counts(job) == counts == (3, 2, 0, 0, 1, 0, 0)
     assert _snapshot() == catalogue
+
+
+def test_undo_after_a_bulk_import_empties_the_catalogue_again():
+    from importer.undo import import_job_undo
+
+    data = _nasty_file(2500)
+    job = _run(data)
+    assert "Loaded in bulk" in job.message and Product.objects.count() == job.created_rows > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(cardinality(ids)), sum(cardinality(ids)) FROM importer_createdproducts "
+                       "WHERE job_id = %s", [job.pk])
+        largest, recorded = cursor.fetchone()
+    assert recorded == job.created_rows and largest <= 10_000
+
+    undo = import_job_undo(job=job, owner=None)
+    import_job_run(job_id=undo.pk)
+    undo.refresh_from_db()
+
+    assert undo.status == ImportStatus.COMPLETED, undo.message
+    assert undo.deleted_rows == job.created_rows
+    assert Product.objects.count() == 0
+    _assert_consistent()
+
+
+def test_undo_after_a_bulk_import_restores_the_products_it_overwrote(settings):
+    from importer.undo import import_job_undo
+
+    kept = product_create(sku="H-KEPT", name="Not in the file")
+    overwritten = product_create(sku="h-1", name="Before the import", description="old")
+    settings.IMPORT_BULK_PATH = "always"
+    job = _run(b"sku,name,description\nH-1,From the file,new\nH-2,Created,\n")
+    assert (job.created_rows, job.updated_rows) == (1, 1)
+
+    undo = import_job_undo(job=job, owner=None)
+    import_job_run(job_id=undo.pk)
+    undo.refresh_from_db()
+
+    assert undo.status == ImportStatus.COMPLETED, undo.message
+    assert (undo.deleted_rows, undo.restored_rows) == (1, 1)
+    assert sorted(Product.objects.values_list("pk", "sku", "name", "description")) == sorted([
+        (kept.pk, "H-KEPT", "Not in the file", ""),
+        (overwritten.pk, "h-1", "Before the import", "old"),
+    ])
+    _assert_consistent()
