@@ -62,7 +62,9 @@ class JobProgressRecorder(ImportObserver):
         self.job.progress = min(percent, 99)
         self._save_phase(phase, message, progress, extra=["progress"])
 
-    def bulk_loaded(self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int) -> None:
+    def bulk_loaded(
+        self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int
+    ) -> None:
         # No resume point: the rows are in the shadow table, not the catalogue, and a new run
         # loads the file again from its start.
         self._record(progress, errors, message=message, percent=min(percent, 99), resume=(0, 0))
@@ -115,7 +117,9 @@ class JobProgressRecorder(ImportObserver):
         self.job.heartbeat_at = timezone.now()
         self._save(["heartbeat_at"])
 
-    def _save_phase(self, phase: str, message: str, progress: ImportProgress, *, extra: list[str] = ()) -> None:
+    def _save_phase(
+        self, phase: str, message: str, progress: ImportProgress, *, extra: list[str] = ()
+    ) -> None:
         job = self.job
         job.phase, job.message = phase, message
         job.total_rows = progress.total_rows

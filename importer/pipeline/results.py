@@ -123,7 +123,9 @@ class ImportObserver:
         """A bulk load entered ``phase`` (loading, indexing, publishing) or is still in it (called
         about every second while a single statement runs). May raise ``ImportInterrupted``."""
 
-    def bulk_loaded(self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int) -> None:
+    def bulk_loaded(
+        self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int
+    ) -> None:
         """A chunk of rows is staged in the shadow table but not committed: persist ``progress``
         (rows read, row errors) in this transaction. Nothing is in the catalogue yet, so there is
         no resume point. May raise ``ImportInterrupted``."""

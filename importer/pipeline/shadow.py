@@ -121,7 +121,9 @@ def read_shape(cursor, *, shadow: str) -> CatalogueShape:
                 name=name,
                 temporary=temporary,
                 method=method,
-                statement=f"CREATE {match.group(1) or ''}INDEX {temporary} ON {shadow} USING {match.group(4)}",
+                statement=(
+                    f"CREATE {match.group(1) or ''}INDEX {temporary} ON {shadow} USING {match.group(4)}"
+                ),
                 constraint={"p": "PRIMARY KEY", "u": "UNIQUE"}.get(contype),
             )
         )
@@ -300,7 +302,8 @@ def swap_in(
     for index in shape.indexes:
         if index.constraint:
             cursor.execute(
-                f"ALTER TABLE {CATALOGUE} ADD CONSTRAINT {index.name} {index.constraint} USING INDEX {index.temporary}"
+                f"ALTER TABLE {CATALOGUE} ADD CONSTRAINT {index.name} {index.constraint} "
+                f"USING INDEX {index.temporary}"
             )
         else:
             cursor.execute(f"ALTER INDEX {index.temporary} RENAME TO {index.name}")
@@ -345,7 +348,8 @@ def _merge_existing(
         f"""
         WITH merged AS (
             UPDATE {shadow} s SET {assignments},
-                updated_at = CASE WHEN ({new}) IS DISTINCT FROM ({old}) THEN s.updated_at ELSE o.updated_at END
+                updated_at = CASE WHEN ({new}) IS DISTINCT FROM ({old})
+                                  THEN s.updated_at ELSE o.updated_at END
             FROM {CATALOGUE} o
             WHERE lower(s.sku) = lower(o.sku)
             RETURNING ({new}) IS DISTINCT FROM ({old}) AS changed, o.id AS old_id, o.sku AS old_sku,

@@ -86,8 +86,14 @@ def test_worker_killed_while_loading(workers, user, make_csv, before):
     expected = oracle(path)
     first = workers(**BULK_ENV)
     job = _start(user, path)
-    wait_for_job(job.pk, lambda j: j.phase == ImportPhase.LOADING and 0 < j.processed_rows < ROWS // 2,
-                 what="loading", processes=[first], interval=0.02, timeout=120)
+    wait_for_job(
+        job.pk,
+        lambda j: j.phase == ImportPhase.LOADING and 0 < j.processed_rows < ROWS // 2,
+        what="loading",
+        processes=[first],
+        interval=0.02,
+        timeout=120,
+    )
     first.crash()
 
     _assert_old_catalogue(before)
@@ -104,15 +110,23 @@ def test_worker_killed_while_indexing(workers, user, make_csv, before):
     with other_connection() as other:
         other.execute("BEGIN")
         other.execute(f"LOCK TABLE {shadow_table(job.pk)} IN ROW EXCLUSIVE MODE")
-        wait_until(lambda: _waiting_for(other, relation=shadow_table(job.pk), mode="ShareLock"),
-                   what="an index build", timeout=120, interval=0.05)
+        wait_until(
+            lambda: _waiting_for(other, relation=shadow_table(job.pk), mode="ShareLock"),
+            what="an index build",
+            timeout=120,
+            interval=0.05,
+        )
         assert ImportJob.objects.get(pk=job.pk).phase == ImportPhase.INDEXING
         first.crash()
         _assert_old_catalogue(before)
         # The builds' backends notice their client is gone (client_connection_check_interval)
         # and stop waiting, rather than build an index for nobody once the test lets go.
-        wait_until(lambda: not _waiting_for(other, relation=shadow_table(job.pk), mode="ShareLock"),
-                   what="the dead worker's index builds to stop", timeout=30, interval=0.1)
+        wait_until(
+            lambda: not _waiting_for(other, relation=shadow_table(job.pk), mode="ShareLock"),
+            what="the dead worker's index builds to stop",
+            timeout=30,
+            interval=0.1,
+        )
         other.execute("ROLLBACK")
     _finish_on_a_new_worker(workers, job, first, expected=expected, before=before)
 
@@ -127,13 +141,21 @@ def test_worker_killed_while_publishing(workers, user, make_csv, before):
         other.execute("BEGIN")
         other.execute("SELECT count(*) FROM catalog_product")
         job = _start(user, path)
-        wait_until(lambda: _waiting_for(other, relation="catalog_product", mode="AccessExclusiveLock"),
-                   what="the swap", timeout=180, interval=0.05)
+        wait_until(
+            lambda: _waiting_for(other, relation="catalog_product", mode="AccessExclusiveLock"),
+            what="the swap",
+            timeout=180,
+            interval=0.05,
+        )
         assert ImportJob.objects.get(pk=job.pk).phase == ImportPhase.PUBLISHING
         first.crash()
         # The swap's backend stops waiting when its client dies: its transaction never commits.
-        wait_until(lambda: not _waiting_for(other, relation="catalog_product", mode="AccessExclusiveLock"),
-                   what="the dead worker's swap to stop", timeout=30, interval=0.1)
+        wait_until(
+            lambda: not _waiting_for(other, relation="catalog_product", mode="AccessExclusiveLock"),
+            what="the dead worker's swap to stop",
+            timeout=30,
+            interval=0.1,
+        )
         other.execute("ROLLBACK")
     _assert_old_catalogue(before)
     job.refresh_from_db()

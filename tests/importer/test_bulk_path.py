@@ -160,7 +160,9 @@ def test_auto_loads_in_bulk_only_into_an_empty_catalogue_and_the_setting_overrid
     data = b"sku,name\nA-1,One\nA-2,Two\n"
 
     _run(data)
-    assert phases[0] == ImportPhase.COUNTING and ImportPhase.LOADING in phases and ImportPhase.INDEXING in phases
+    assert (
+        phases[0] == ImportPhase.COUNTING and ImportPhase.LOADING in phases and ImportPhase.INDEXING in phases
+    )
     assert phases[-1] == ImportPhase.PUBLISHING
     assert "Loading in bulk: the catalogue is empty." in messages[0]
 
@@ -464,8 +466,11 @@ def test_undo_after_a_bulk_import_empties_the_catalogue_again():
     job = _run(data)
     assert "Loaded in bulk" in job.message and Product.objects.count() == job.created_rows > 0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(cardinality(ids)), sum(cardinality(ids)) FROM importer_createdproducts "
-                       "WHERE job_id = %s", [job.pk])
+        cursor.execute(
+            "SELECT max(cardinality(ids)), sum(cardinality(ids)) FROM importer_createdproducts "
+            "WHERE job_id = %s",
+            [job.pk],
+        )
         largest, recorded = cursor.fetchone()
     assert recorded == job.created_rows and largest <= 10_000
 
@@ -494,8 +499,10 @@ def test_undo_after_a_bulk_import_restores_the_products_it_overwrote(settings):
 
     assert undo.status == ImportStatus.COMPLETED, undo.message
     assert (undo.deleted_rows, undo.restored_rows) == (1, 1)
-    assert sorted(Product.objects.values_list("pk", "sku", "name", "description")) == sorted([
-        (kept.pk, "H-KEPT", "Not in the file", ""),
-        (overwritten.pk, "h-1", "Before the import", "old"),
-    ])
+    assert sorted(Product.objects.values_list("pk", "sku", "name", "description")) == sorted(
+        [
+            (kept.pk, "H-KEPT", "Not in the file", ""),
+            (overwritten.pk, "h-1", "Before the import", "old"),
+        ]
+    )
     _assert_consistent()
