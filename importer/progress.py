@@ -9,14 +9,17 @@ into the pipeline's resume point.
 
 from __future__ import annotations
 
+import copy
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from importer.events import import_job_publish_on_commit
+from importer.events import import_job_publish, import_job_publish_on_commit
 from importer.locks import check_lock_session
 from importer.models import ImportJob, ImportRowError
 from importer.pipeline import ImportInterrupted, ImportObserver, ImportProgress, RowError
+from importer.serializers import import_job_payload
 from importer.states import ImportPhase, ImportStatus
 
 
@@ -68,6 +71,13 @@ class JobProgressRecorder(ImportObserver):
         # No resume point: the rows are in the shadow table, not the catalogue, and a new run
         # loads the file again from its start.
         self._record(progress, errors, message=message, percent=min(percent, 99), resume=(0, 0))
+
+    def bulk_heartbeat(self, progress: ImportProgress, *, message: str) -> None:
+        # An event only (on this thread's own connection): the job's row is the swap's to write,
+        # in its transaction; the next committed state replaces this one on every stream.
+        job = copy.copy(self.job)
+        job.message, job.heartbeat_at = message, timezone.now()
+        import_job_publish(import_job_payload(job))
 
     def bulk_published(self, progress: ImportProgress) -> None:
         # In the swap's transaction: from its commit the job accounts for the whole file, and its

@@ -27,6 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -219,7 +221,11 @@ def bulk_import_csv(
         )
         timings.indexing = time.monotonic() - began
         began = time.monotonic()
-        with connection.cursor() as cursor:
+        analyzing = f"{options.reason} Indexing: all indexes built, gathering statistics…"
+        with (
+            _ticking(lambda: observer.bulk_heartbeat(progress, message=analyzing)),
+            connection.cursor() as cursor,
+        ):
             analyze_shadow(cursor, shadow=shadow)
         timings.analyzing = time.monotonic() - began
 
@@ -464,8 +470,12 @@ def _publish(
             percent=INDEXED_PERCENT + 1,
             message=f"{options.reason} Publishing: swapping the new catalogue in.{wait}",
         )
+        message = f"{options.reason} Publishing: swapping the new catalogue in.{wait}"
         try:
-            with transaction.atomic():
+            with (
+                _ticking(lambda text=message: observer.bulk_heartbeat(progress, message=text)),
+                transaction.atomic(),
+            ):
                 with connection.cursor() as cursor:
                     counts = swap_in(
                         cursor,
@@ -487,6 +497,31 @@ def _publish(
             if getattr(exc.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
                 raise
             waited += 1
+
+
+@contextmanager
+def _ticking(beat) -> Iterator[None]:
+    """Call ``beat()`` every second from a thread of its own while the block runs (a statement on
+    this thread's connection that may take seconds on a busy machine); its errors are logged."""
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.wait(TICK_SECONDS):
+                try:
+                    beat()
+                except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the load
+                    logger.warning("Bulk load heartbeat failed", exc_info=True)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, name="bulk-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
 
 
 def _set_client_check(cursor, *, on: bool, local: bool = False) -> None:

@@ -9,6 +9,7 @@ phase and builds indexes on connections of its own, hence ``transaction=True``).
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -506,3 +507,78 @@ def test_undo_after_a_bulk_import_restores_the_products_it_overwrote(settings):
         ]
     )
     _assert_consistent()
+
+
+class _Clock(ImportObserver):
+    """Records when the load reported anything."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str]] = []
+
+    def _note(self, what: str) -> None:
+        self.calls.append((time.monotonic(), what))
+
+    def counting(self, progress) -> None:
+        self._note("counting")
+
+    def bulk_phase(self, progress, *, phase, message, percent) -> None:
+        self._note(phase)
+
+    def bulk_loaded(self, progress, errors, *, message, percent) -> None:
+        self._note("loaded")
+
+    def bulk_heartbeat(self, progress, *, message) -> None:
+        self._note("heartbeat")
+
+    def bulk_published(self, progress) -> None:
+        self._note("published")
+
+
+def test_progress_is_reported_every_second_while_the_swap_waits_for_a_reader():
+    import io
+
+    from importer.pipeline.bulk import BulkOptions
+
+    data = ("sku,name\n" + "".join(f"J-{index:05d},N{index}\n" for index in range(3000))).encode()
+    clock = _Clock()
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            bulk_import_csv(
+                file=io.BytesIO(data),
+                size_bytes=len(data),
+                observer=clock,
+                options=BulkOptions(swap_lock_timeout_ms=60_000),
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with other_connection() as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM catalog_product")  # a long read: the swap waits for it
+        thread = threading.Thread(target=load)
+        thread.start()
+        wait_until(
+            lambda: (
+                reader.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'catalog_product'::regclass"
+                ).fetchone()[0]
+                > 0
+            ),
+            what="the swap to wait",
+            timeout=60,
+            interval=0.05,
+        )
+        time.sleep(3.5)
+        # Meanwhile the catalogue is readable and still the old one.
+        assert reader.execute("SELECT count(*) FROM catalog_product").fetchone()[0] == 0
+        reader.execute("ROLLBACK")
+    thread.join(60)
+    assert errors == []
+    assert [what for _, what in clock.calls].count("heartbeat") >= 3
+    gaps = [b - a for (a, _), (b, _) in zip(clock.calls, clock.calls[1:], strict=False)]
+    assert max(gaps) < 2.0, clock.calls
+    assert Product.objects.count() == 3000
