@@ -263,7 +263,8 @@ def engine_run(*, stored_name: str, user, worker, recorder: EventRecorder) -> En
     running = [(at, data) for at, data in events if data.get("status") in ("processing", "completed")]
     gaps = [b[0] - a[0] for a, b in zip(running, running[1:], strict=False)]
     counting = [at for at, data in events if data.get("phase") == "counting"]
-    importing = [at for at, data in events if data.get("phase") == "importing"]
+    # The phase after counting: "importing" on the chunked path, "loading" on the bulk path.
+    importing = [at for at, data in events if data.get("phase") in ("importing", "loading")]
     deadline = time.time() + 5
     phases = _bulk_phases(worker.log(), job.pk)
     while "bulk" in job.message.lower() and not phases and time.time() < deadline:
