@@ -385,7 +385,7 @@ def _record_created(cursor, *, shadow: str, undo_job: int) -> None:
     cursor.execute(
         f"""
         INSERT INTO importer_createdproducts (job_id, ids, written_at)
-        SELECT {int(undo_job)}, array_agg(s.id ORDER BY s.id), s.updated_at
+        SELECT {int(undo_job)}, array_agg(s.id), s.updated_at
         FROM {shadow} s
         WHERE NOT EXISTS (SELECT 1 FROM {CATALOGUE} o WHERE o.id = s.id)
         GROUP BY s.updated_at, s.id / {CREATED_IDS_PER_ROW}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('importer', '0008_undo'),
+        ('importer', '0009_created_ids_uncompressed'),
     ]
 
     operations = [
