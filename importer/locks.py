@@ -9,8 +9,14 @@
   imports over overlapping SKUs then take turns chunk by chunk instead of deadlocking, and a bulk
   delete never interleaves with a chunk.
 
-Order: a job lock first, then (per chunk) the catalogue write lock, then product rows. Nothing
-takes a job lock while holding the catalogue write lock.
+- The **bulk-load lock** (session level, one for the whole catalogue) is held by the one import
+  that loads in bulk (``importer.pipeline.bulk``), for its whole run; it is only ever tried, never
+  waited for: an import that finds it taken goes in chunks. One bulk load at a time means one
+  shadow table drawing ids, so two swaps never hand out the same ids.
+
+Order: a job lock first, then the bulk-load lock (tried), then (per chunk, or at the swap) the
+catalogue write lock, then product rows. Nothing takes a job lock while holding the catalogue
+write lock.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from django.db import DatabaseError, OperationalError, connection
 
 JOB_LOCK_CLASS = 0x494D5054  # "IMPT"
 CATALOG_WRITE_LOCK = 0x50_52_4F_44  # "PROD"
+BULK_LOAD_LOCK = 0x42_55_4C_4B  # "BULK"
 
 
 class JobLockLost(OperationalError):
@@ -71,3 +78,20 @@ def lock_catalog_for_write() -> None:
     """Take the catalogue write lock until the current transaction ends."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CATALOG_WRITE_LOCK])
+
+
+@contextmanager
+def bulk_load_lock() -> Iterator[bool]:
+    """Try to take the bulk-load lock for the duration of the block; yield whether we got it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [BULK_LOAD_LOCK])
+        (acquired,) = cursor.fetchone()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [BULK_LOAD_LOCK])
+            except DatabaseError:
+                connection.close()

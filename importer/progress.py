@@ -9,27 +9,32 @@ into the pipeline's resume point.
 
 from __future__ import annotations
 
+import copy
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from importer.events import import_job_publish_on_commit
+from importer.events import import_job_publish, import_job_publish_on_commit
 from importer.locks import check_lock_session
 from importer.models import ImportJob, ImportRowError
 from importer.pipeline import ImportInterrupted, ImportObserver, ImportProgress, RowError
+from importer.serializers import import_job_payload
 from importer.states import ImportPhase, ImportStatus
 
 
 class JobProgressRecorder(ImportObserver):
     """Persists the pipeline's progress on ``job``; ``session`` is the connection holding its lock."""
 
-    def __init__(self, job: ImportJob, *, session=None) -> None:
+    def __init__(self, job: ImportJob, *, session=None, reason: str = "") -> None:
         self.job = job
         self.session = session
+        self.reason = reason  # why the chunked path was chosen, said when the rows start
 
     def counting(self, progress: ImportProgress) -> None:
         counted = f" ({progress.percent}% of the file read)" if progress.percent else ""
-        self._save_phase(ImportPhase.COUNTING, f"Counting rows…{counted}", progress)
+        reason = f"{self.reason} " if self.reason else ""
+        self._save_phase(ImportPhase.COUNTING, f"{reason}Counting rows…{counted}", progress)
 
     def started(self, progress: ImportProgress) -> None:
         done = f" Resuming after row {progress.processed_rows:,}." if progress.processed_rows else ""
@@ -40,13 +45,52 @@ class JobProgressRecorder(ImportObserver):
                 progress,
             )
             return
-        self._save_phase(ImportPhase.IMPORTING, f"Importing {progress.total_rows:,} rows.{done}", progress)
+        reason = f" {self.reason}" if self.reason else ""
+        self._save_phase(
+            ImportPhase.IMPORTING, f"Importing {progress.total_rows:,} rows.{reason}{done}", progress
+        )
 
     def chunk_written(self, progress: ImportProgress, errors: list[RowError]) -> None:
+        verb = "Compared" if self.job.preview_only else "Imported"
+        message = f"{verb} {progress.processed_rows:,} of {progress.total_rows:,} rows."
+        if progress.waiting:
+            message += (
+                f" {progress.waiting:,} rows whose SKU appears more than once in the file are "
+                "merged once it has been read."
+            )
+        self._record(progress, errors, message=message, percent=min(progress.percent, 99),
+                     resume=(progress.offset, progress.line))
+
+    def bulk_phase(self, progress: ImportProgress, *, phase: str, message: str, percent: int) -> None:
+        self.job.progress = min(percent, 99)
+        self._save_phase(phase, message, progress, extra=["progress"])
+
+    def bulk_loaded(
+        self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int
+    ) -> None:
+        # No resume point: the rows are in the shadow table, not the catalogue, and a new run
+        # loads the file again from its start.
+        self._record(progress, errors, message=message, percent=min(percent, 99), resume=(0, 0))
+
+    def bulk_heartbeat(self, progress: ImportProgress, *, message: str) -> None:
+        # An event only (on this thread's own connection): the job's row is the swap's to write,
+        # in its transaction; the next committed state replaces this one on every stream.
+        job = copy.copy(self.job)
+        job.message, job.heartbeat_at = message, timezone.now()
+        import_job_publish(import_job_payload(job))
+
+    def bulk_published(self, progress: ImportProgress) -> None:
+        # In the swap's transaction: from its commit the job accounts for the whole file, and its
+        # resume point is the end of the file (a run after a crash here only finishes the job).
+        self._record(progress, [], message=f"Published {progress.processed_rows:,} rows.", percent=99,
+                     resume=(progress.offset, progress.line))
+
+    def _record(self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int,
+                resume: tuple[int, int]) -> None:
         job = self.job
         job.total_rows = progress.total_rows
         job.processed_rows = progress.processed_rows
-        job.progress = min(progress.percent, 99)
+        job.progress = percent
         job.created_rows, job.updated_rows = progress.created, progress.updated
         job.unchanged_rows, job.superseded_rows = progress.unchanged, progress.superseded
         job.skipped_rows = progress.skipped
@@ -56,19 +100,13 @@ class JobProgressRecorder(ImportObserver):
         errors = errors[: max(0, settings.IMPORT_MAX_STORED_ERRORS - job.stored_errors)]
         job.stored_errors += len(errors)
         job.errors = [error.as_dict() for error in progress.first_errors]
-        job.resume_offset, job.resume_line = progress.offset, progress.line
+        job.resume_offset, job.resume_line = resume
         job.heartbeat_at = timezone.now()
-        verb = "Compared" if job.preview_only else "Imported"
-        job.message = f"{verb} {progress.processed_rows:,} of {progress.total_rows:,} rows."
+        job.message = message
         fields = []
         if job.preview_only:
             job.changes = list(progress.changes)
             fields.append("changes")
-        if progress.waiting:
-            job.message += (
-                f" {progress.waiting:,} rows whose SKU appears more than once in the file are "
-                "merged once it has been read."
-            )
         self._save(
             [
                 "total_rows", "processed_rows", "progress", "created_rows", "updated_rows",
@@ -89,13 +127,15 @@ class JobProgressRecorder(ImportObserver):
         self.job.heartbeat_at = timezone.now()
         self._save(["heartbeat_at"])
 
-    def _save_phase(self, phase: str, message: str, progress: ImportProgress) -> None:
+    def _save_phase(
+        self, phase: str, message: str, progress: ImportProgress, *, extra: list[str] = ()
+    ) -> None:
         job = self.job
         job.phase, job.message = phase, message
         job.total_rows = progress.total_rows
         job.heartbeat_at = timezone.now()
         with transaction.atomic():
-            self._save(["phase", "message", "total_rows", "heartbeat_at"])
+            self._save(["phase", "message", "total_rows", "heartbeat_at", *extra])
             import_job_publish_on_commit(job)
 
     def _save(self, fields: list[str]) -> None:

@@ -8,17 +8,19 @@ status change goes through ``importer.states.transition``; every run holds the j
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from importer import signals
 from importer.events import import_job_publish_on_commit
-from importer.locks import check_lock_session, job_lock, lock_session
+from importer.import_path import ImportPath, import_path_choose
+from importer.locks import bulk_load_lock, check_lock_session, job_lock, lock_session
 from importer.mapping import (
     MappingInvalid,
     apply_remembered,
@@ -29,10 +31,14 @@ from importer.mapping import (
 )
 from importer.models import DeferredRow, ImportJob, ImportRowError, RememberedMapping
 from importer.pipeline import DeferredRows, FileRejected, ImportInterrupted, import_csv, resolve_encoding
+from importer.pipeline.bulk import BulkOptions, bulk_import_csv
 from importer.pipeline.header import ColumnsUnmapped, HeaderRow, read_header
+from importer.pipeline.shadow import drop_shadow, shadow_table, shadow_tables
 from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
 from importer.states import (
+    ACTIVE_STATUSES,
+    BULK_PHASES,
     FINISHED_STATUSES,
     WAITING_STATUSES,
     ImportPhase,
@@ -172,14 +178,36 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             "Upload the file again.",
         )
         return
+    resume = progress_of(job)
+    if resume is None:
+        _forget_unpublished_progress(job)
+    path = import_path_choose(preview=job.preview_only, resuming=resume is not None)
+
     def run():
+        if path.bulk:
+            return bulk_import_csv(
+                file=handle,
+                size_bytes=job.size_bytes,
+                encoding=job.encoding,
+                chunk_size=settings.IMPORT_CHUNK_SIZE,
+                observer=JobProgressRecorder(job, session=session, reason=path.reason),
+                positions=job.mapping_positions,
+                key=job.pk,
+                options=BulkOptions(
+                    index_workers=settings.IMPORT_BULK_INDEX_WORKERS,
+                    maintenance_work_mem=settings.IMPORT_BULK_MAINTENANCE_WORK_MEM,
+                    swap_lock_timeout_ms=settings.IMPORT_BULK_SWAP_LOCK_TIMEOUT_MS,
+                    reason=path.reason,
+                    record_undo=undo_recorded(),
+                ),
+            )
         return import_csv(
             file=handle,
             size_bytes=job.size_bytes,
             encoding=job.encoding,
             chunk_size=settings.IMPORT_CHUNK_SIZE,
-            resume=progress_of(job),
-            observer=JobProgressRecorder(job, session=session),
+            resume=resume,
+            observer=JobProgressRecorder(job, session=session, reason=path.reason),
             deferred=DeferredRows(job_id=job.pk),
             positions=job.mapping_positions,
             preview=job.preview_only,
@@ -187,7 +215,9 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
         )
 
     try:
-        with handle:
+        with handle, ExitStack() as held:
+            if path.bulk and not held.enter_context(bulk_load_lock()):
+                path = ImportPath(bulk=False, reason="In chunks: another import is loading in bulk.")
             try:
                 result = run()
             except ColumnsUnmapped as exc:
@@ -224,7 +254,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             total_rows=result.progress.total_rows, processed_rows=result.progress.processed_rows,
             message=(
                 "The file has a header but no rows." if not result.progress.processed_rows
-                else f"Imported {job_summary(job)}"
+                else f"Imported {job_summary(job)}" + (f" {path.done}" if path.bulk else "")
             ),
         )
         if not done:
@@ -232,6 +262,31 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
         import_job_publish_on_commit(job)
         if done:
             _send_finished_on_commit(job)
+
+
+def _forget_unpublished_progress(job: ImportJob) -> None:
+    """Start a run with no resume point from zero: a bulk load that stopped before its swap
+    recorded rows read and row errors that a new run will read and record again."""
+    if not (job.processed_rows or job.stored_errors or job.skipped_rows):
+        return
+    ImportRowError.objects.filter(job=job).delete()
+    fields = dict(
+        processed_rows=0, created_rows=0, updated_rows=0, unchanged_rows=0, superseded_rows=0,
+        skipped_rows=0, stored_errors=0, errors=[], progress=0,
+    )
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def _wrote_nothing(job: ImportJob) -> bool:
+    """A bulk load stopped before its swap: no product of its file is in the catalogue."""
+    return job.phase in BULK_PHASES and not job.resume_offset
+
+
+def _drop_shadow(job_id: int) -> None:
+    with connection.cursor() as cursor:
+        drop_shadow(cursor, shadow=shadow_table(job_id))
 
 
 def _apply_remembered_mapping(job: ImportJob, header: HeaderRow) -> bool:
@@ -341,8 +396,10 @@ def _finish_failed(job: ImportJob, message: str) -> None:
     with transaction.atomic():
         if job.kind == JobKind.UNDO:
             message += _undo_stopped_text(job)
-        elif job.processed_rows and not job.preview_only:
+        elif job.processed_rows and not job.preview_only and not _wrote_nothing(job):
             message += f" Before it stopped, {job_summary(job)}"
+        elif _wrote_nothing(job):
+            message += " It was loading in bulk: nothing was imported, the catalogue is as it was."
         failed = transition(
             job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING, *WAITING_STATUSES),
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
@@ -350,6 +407,7 @@ def _finish_failed(job: ImportJob, message: str) -> None:
         if failed:
             undo_release(job)
         DeferredRows(job_id=job.pk).discard()
+        _drop_shadow(job.pk)
         import_job_publish_on_commit(job)
         if failed:
             _send_finished_on_commit(job)
@@ -399,6 +457,8 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         message = "Cancelled before the columns were mapped; nothing was imported."
     elif job.preview_only:
         message = "Preview cancelled; nothing was imported."
+    elif _wrote_nothing(job):
+        message = "Cancelled while loading in bulk: nothing was imported, the catalogue is as it was."
     elif job.processed_rows:
         message = (
             f"Cancelled after {job.processed_rows:,} of {job.total_rows or 0:,} rows. "
@@ -451,6 +511,7 @@ def import_jobs_reap() -> list[int]:
             logger.warning("Import %s lost its worker; queued to resume.", job.pk)
 
     DeferredRow.objects.filter(job__status__in=FINISHED_STATUSES).delete()
+    _drop_orphan_shadows()
 
     stale = timezone.now() - timedelta(seconds=settings.IMPORT_REQUEUE_PENDING_AFTER)
     for job_id in ImportJob.objects.filter(
@@ -461,3 +522,19 @@ def import_jobs_reap() -> list[int]:
         requeued.append(job_id)
         logger.warning("Import %s has waited long for a worker; queued again.", job_id)
     return requeued
+
+
+def _drop_orphan_shadows() -> None:
+    """Drop the shadow tables of bulk loads nobody runs any more (their worker died, the job
+    ended). A job still queued keeps its own: its next run drops it before it starts over."""
+    with connection.cursor() as cursor:
+        tables = shadow_tables(cursor)
+    for name, job_id in tables:
+        with job_lock(job_id) as acquired:
+            if not acquired:
+                continue  # a live worker is loading it
+            if ImportJob.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).exists():
+                continue
+            with connection.cursor() as cursor:
+                drop_shadow(cursor, shadow=name)
+            logger.warning("Dropped %s, the shadow table of a bulk load that no longer runs.", name)

@@ -31,6 +31,14 @@ class ImportPhase(models.TextChoices):
     IMPORTING = "importing", "Importing"
     PREVIEWING = "previewing", "Comparing with the catalogue"
     UNDOING = "undoing", "Undoing the import"
+    # The bulk path (importer/pipeline/bulk.py): nothing is in the catalogue until PUBLISHING ends.
+    LOADING = "loading", "Loading"
+    INDEXING = "indexing", "Indexing"
+    PUBLISHING = "publishing", "Publishing"
+
+
+# The phases of a bulk load before its swap: a job stopped in one of them wrote no product.
+BULK_PHASES = (ImportPhase.LOADING, ImportPhase.INDEXING, ImportPhase.PUBLISHING)
 
 
 class JobKind(models.TextChoices):

@@ -272,6 +272,16 @@ IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 7)
 # data (the before-images of the products it changed, the ids of those it created). 0 turns undo
 # off: imports record no undo data (they then cost what they did before undo existed).
 IMPORT_UNDO_DAYS = env_int("IMPORT_UNDO_DAYS", 7)
+# Which way an import goes in (importer/import_path.py): "auto" loads in bulk into an empty
+# catalogue (a shadow table, indexed once, swapped in) and in chunks otherwise; "always" / "never".
+IMPORT_BULK_PATH = env_str("IMPORT_BULK_PATH", "auto").strip().lower()
+if IMPORT_BULK_PATH not in ("auto", "always", "never"):
+    raise ImproperlyConfigured(f"IMPORT_BULK_PATH must be auto, always or never, not {IMPORT_BULK_PATH!r}")
+# Connections that build the shadow table's indexes at once, and the memory each build may sort in.
+IMPORT_BULK_INDEX_WORKERS = env_int("IMPORT_BULK_INDEX_WORKERS", 2)
+IMPORT_BULK_MAINTENANCE_WORK_MEM = env_str("IMPORT_BULK_MAINTENANCE_WORK_MEM", "1GB")
+# The swap waits at most this long for readers of the catalogue per try (they wait behind it).
+IMPORT_BULK_SWAP_LOCK_TIMEOUT_MS = env_int("IMPORT_BULK_SWAP_LOCK_TIMEOUT_MS", 2000)
 # Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that
 # JSON from the worker and does not know the API's URLs.
 IMPORT_JOB_LINKS = "api.links.import_job_links"

@@ -58,12 +58,21 @@ class Chunk:
 
 
 def chunks_of(
-    records: RecordReader, *, layout: CsvLayout, repeated: RepeatedSkus, size: ChunkSize
+    records: RecordReader,
+    *,
+    layout: CsvLayout,
+    repeated: RepeatedSkus | None,
+    size: ChunkSize,
+    rows_type: type[StagedRows] = StagedRows,
 ) -> Iterator[Chunk]:
-    """Validate ``records`` and gather them into chunks; rows of repeated SKUs are marked deferred."""
+    """Validate ``records`` and gather them into chunks; rows of repeated SKUs are marked deferred.
+
+    ``repeated`` None defers nothing (a bulk load de-duplicates the whole file at once);
+    ``rows_type`` is the COPY encoding of the chunk's rows (the bulk load's differs).
+    """
     # repeated.may_repeat(), inlined: this runs for every row of the file.
-    counts, mask = repeated.counts, repeated.mask
-    chunk = Chunk()
+    counts, mask = (repeated.counts, repeated.mask) if repeated is not None else (b"\0", 0)
+    chunk = Chunk(rows=rows_type())
     count = 0
     span_end = records.offset + MAX_CHUNK_SPAN_BYTES
     description_limit = description_max_length()
@@ -72,12 +81,14 @@ def chunks_of(
         if row is not None:  # None: a blank line, which is no record to count
             if type(row) is RowError:
                 chunk.errors.append(row)
+            elif repeated is None:
+                chunk.rows.add(*row, False)
             else:
                 chunk.rows.add(*row, counts[crc32(sku_key(row[1])) & mask] > 1)
             count += 1
         if count >= size.rows or chunk.rows.size >= MAX_CHUNK_BYTES or records.offset >= span_end:
             yield _sealed(chunk, records)
-            chunk, count = Chunk(), 0
+            chunk, count = Chunk(rows=rows_type()), 0
             span_end = records.offset + MAX_CHUNK_SPAN_BYTES
     if count:
         yield _sealed(chunk, records)

@@ -88,6 +88,7 @@ class ImportResult:
 
     progress: ImportProgress
     seconds: float = 0.0
+    timings: object | None = None  # a bulk load's BulkTimings: where its time went
 
     @property
     def errors(self) -> list[RowError]:
@@ -114,3 +115,25 @@ class ImportObserver:
     def reading(self, progress: ImportProgress) -> None:
         """The next chunk is still being read after about a second (a file of huge rejected
         records): nothing new to record, but the run is alive. May raise ``ImportInterrupted``."""
+
+    # A bulk load (``importer.pipeline.bulk``) reports through these three instead of
+    # ``started``/``chunk_written``: its rows reach the catalogue only at its swap.
+
+    def bulk_phase(self, progress: ImportProgress, *, phase: str, message: str, percent: int) -> None:
+        """A bulk load entered ``phase`` (loading, indexing, publishing) or is still in it (called
+        about every second while a single statement runs). May raise ``ImportInterrupted``."""
+
+    def bulk_loaded(
+        self, progress: ImportProgress, errors: list[RowError], *, message: str, percent: int
+    ) -> None:
+        """A chunk of rows is staged in the shadow table but not committed: persist ``progress``
+        (rows read, row errors) in this transaction. Nothing is in the catalogue yet, so there is
+        no resume point. May raise ``ImportInterrupted``."""
+
+    def bulk_heartbeat(self, progress: ImportProgress, *, message: str) -> None:
+        """Called every second from another thread while the run's own connection is busy in the
+        swap's transaction: report that it is alive without touching that connection (nor the
+        job's row, which the swap writes). Must not raise."""
+
+    def bulk_published(self, progress: ImportProgress) -> None:
+        """The swap is done but not committed: persist the final ``progress`` in its transaction."""

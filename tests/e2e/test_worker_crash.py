@@ -66,6 +66,9 @@ def workers(transactional_db, process_logs):
     started: list[ServiceProcess] = []
 
     def start(**kwargs) -> ServiceProcess:
+        # Resuming after the last committed chunk is the chunked path's; a bulk load starts over
+        # (tests/faults/test_bulk_load_crash.py).
+        kwargs.setdefault("IMPORT_BULK_PATH", "never")
         worker = start_worker(log_dir=process_logs, IMPORT_CHUNK_SIZE=CHUNK_SIZE, **kwargs)
         started.append(worker)
         return worker

@@ -394,6 +394,7 @@ def test_cancel_while_processing_stops_at_the_next_chunk_and_says_what_was_writt
     """Chunks queue for the catalogue write lock, so holding it from another connection parks the
     worker between chunks. The test lets at least one chunk through, cancels, then releases."""
     settings.IMPORT_CHUNK_SIZE = 2
+    settings.IMPORT_BULK_PATH = "never"  # chunks are the chunked path's
     rows = [(f"SKU-{index:02d}", f"Product {index}") for index in range(20)]
     job = create_job(("sku,name\n" + "".join(f"{s},{n}\n" for s, n in rows)).encode())
     errors: list[BaseException] = []
