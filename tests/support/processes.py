@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.support.database import test_database_url
+from tests.support.object_storage import storage_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,7 @@ def service_env(**overrides: str) -> dict[str, str]:
         DATABASE_URL=test_database_url(),
         CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        **storage_environment(settings.STORAGES["default"]),
         EVENTS_NAMESPACE=settings.EVENTS_NAMESPACE or connection.settings_dict["NAME"],
         PYTHONUNBUFFERED="1",
     )
