@@ -32,6 +32,7 @@ from importer.pipeline import DeferredRows, FileRejected, ImportInterrupted, imp
 from importer.pipeline.header import ColumnsUnmapped, HeaderRow, read_header
 from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
+from importer.scan_store import StoredScan
 from importer.states import (
     FINISHED_STATUSES,
     WAITING_STATUSES,
@@ -178,6 +179,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             deferred=DeferredRows(job_id=job.pk),
             positions=job.mapping_positions,
             preview=job.preview_only,
+            scans=StoredScan(job_id=job.pk),
         )
 
     try:
@@ -197,11 +199,13 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
     except ImportInterrupted:
         # Cancelled (or handed back by the reaper) between chunks: whoever did it has already
         # recorded and published the job's state. A cancelled job's held-back rows go now; the
-        # reaper's job keeps them for its next run.
+        # reaper's job keeps them, and its stored scan, for its next run.
         if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.CANCELLED).exists():
             DeferredRows(job_id=job.pk).discard()
+            StoredScan(job_id=job.pk).forget()
         return
     check_lock_session(job.pk, session)
+    StoredScan(job_id=job.pk).forget()  # the run read the whole file: nothing left to resume
     if job.preview_only:
         _finish_previewed(job, result)
         return
@@ -312,6 +316,7 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
         raise InvalidTransition(f"This import is {job.status}: only a previewed import can be confirmed.")
     ImportRowError.objects.filter(job=job).delete()
     DeferredRows(job_id=job.pk).discard()
+    StoredScan(job_id=job.pk).forget()
     transition(
         job, expected=(ImportStatus.PREVIEWED,), target=ImportStatus.PENDING,
         preview_only=False, enqueued_at=timezone.now(), attempts=0, phase=ImportPhase.QUEUED,
@@ -334,6 +339,7 @@ def _finish_failed(job: ImportJob, message: str) -> None:
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
         )
         DeferredRows(job_id=job.pk).discard()
+        StoredScan(job_id=job.pk).forget()
         import_job_publish_on_commit(job)
         if failed:
             _send_finished_on_commit(job)
@@ -385,6 +391,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         # waits for this transaction's lock on the job: it deletes them itself when it stops (or
         # the reaper does, if it is gone).
         DeferredRows(job_id=job.pk).discard()
+        StoredScan(job_id=job.pk).forget()
     import_job_publish_on_commit(job)
     return job
 
