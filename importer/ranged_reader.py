@@ -43,6 +43,7 @@ class RangedReader(io.RawIOBase):
         self._next_range = FIRST_RANGE_BYTES
         self._retry_on = retry_on
         self._position = 0
+        self._kept: tuple[int, bytes] = (0, b"")
         self.requests = 0
         self.bytes_fetched = 0
 
@@ -78,13 +79,29 @@ class RangedReader(io.RawIOBase):
     def readinto(self, buffer) -> int:
         if self._position >= self._size or not len(buffer):
             return 0
-        want = min(len(buffer), self._next_range, self._size - self._position)
-        data = self._fetch_with_retries(self._position, self._position + want)
+        kept_start, kept = self._kept
+        if kept_start <= self._position < kept_start + len(kept):
+            # The start of the file is read several times (sniffing, the header, the scan):
+            # the small first range stays, so those reads cost one request.
+            data = kept[self._position - kept_start:self._position - kept_start + len(buffer)]
+        else:
+            want = min(len(buffer), self._next_range, self._size - self._position)
+            data = self._fetch_with_retries(self._position, self._position + want)
+            if self._position == 0 and want <= FIRST_RANGE_BYTES:
+                self._kept = (0, data)
+            self._next_range = min(self._next_range * 2, self._max_range)
         got = len(data)
         memoryview(buffer)[:got] = data
         self._position += got
-        self._next_range = min(self._next_range * 2, self._max_range)
         return got
+
+    def readall(self) -> bytes:
+        # RawIOBase's own reads 8 KiB at a time: one request each.
+        pieces = []
+        buffer = bytearray(self._max_range)
+        while got := self.readinto(buffer):
+            pieces.append(bytes(buffer[:got]))
+        return b"".join(pieces)
 
     def _fetch_with_retries(self, start: int, end: int) -> bytes:
         for attempt in range(1, FETCH_ATTEMPTS + 1):

@@ -14,7 +14,8 @@ from importer.states import ImportStatus
 from importer.uploads import upload_append, upload_create
 from tests.support.stored import stored_names
 
-pytestmark = pytest.mark.django_db
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 CSV = b"sku,name,description\nA-1,Anvil,heavy\nB-2,Bucket,\n,No SKU,\n"
 

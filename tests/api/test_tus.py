@@ -32,6 +32,9 @@ from tests.support.clients import token_client, token_headers
 from tests.support.processes import running_daphne
 from tests.support.stored import storage_is_local, stored_names
 
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = pytest.mark.storage
+
 TUS = {"Tus-Resumable": "1.0.0"}
 CSV = b"sku,name,description\n" + b"".join(
     f"SKU-{n},Product {n},A fine product number {n}\n".encode() for n in range(2000)

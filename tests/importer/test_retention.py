@@ -30,6 +30,9 @@ from tests.support.jobs import create_job
 from tests.support.processes import running_worker
 from tests.support.waiting import wait_until
 
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = pytest.mark.storage
+
 CSV = b"sku,name\nRET-1,Kept\nRET-2,\n"
 DAYS = 7
 

@@ -36,6 +36,9 @@ from tests.support.jobs import create_job
 from tests.support.task_queue import queued_import_job_ids
 from tests.support.waiting import wait_until
 
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = pytest.mark.storage
+
 GOOD_FILE = b"sku,name,description\nA1,Bolt,M6\nB2,Nut,M8\na1,Bolt again,M6\n"
 
 
