@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,9 @@ FETCH_ATTEMPTS = 3
 
 
 class RangedReader(io.RawIOBase):
-    """``fetch(start, end)`` returns bytes ``[start, end)`` of an object of ``size`` bytes.
+    """``fetch(start, end)`` yields bytes ``[start, end)`` of an object of ``size`` bytes, in
+    pieces: they are copied into the reader's buffer as they arrive, so a range is never held
+    twice (once whole as bytes, once in the buffer).
 
     Wrap it in ``io.BufferedReader(reader, buffer_size=max_range_bytes)``: the buffered reader's
     C ``readline`` and small reads are then served from one range in memory. ``requests`` and
@@ -30,7 +32,7 @@ class RangedReader(io.RawIOBase):
 
     def __init__(
         self,
-        fetch: Callable[[int, int], bytes],
+        fetch: Callable[[int, int], Iterable[bytes]],
         *,
         size: int,
         max_range_bytes: int,
@@ -80,18 +82,19 @@ class RangedReader(io.RawIOBase):
         if self._position >= self._size or not len(buffer):
             return 0
         kept_start, kept = self._kept
+        target = memoryview(buffer).cast("B")
         if kept_start <= self._position < kept_start + len(kept):
             # The start of the file is read several times (sniffing, the header, the scan):
             # the small first range stays, so those reads cost one request.
-            data = kept[self._position - kept_start:self._position - kept_start + len(buffer)]
+            data = kept[self._position - kept_start:self._position - kept_start + len(target)]
+            got = len(data)
+            target[:got] = data
         else:
-            want = min(len(buffer), self._next_range, self._size - self._position)
-            data = self._fetch_with_retries(self._position, self._position + want)
+            want = min(len(target), self._next_range, self._size - self._position)
+            got = self._fetch_into(target[:want], self._position)
             if self._position == 0 and want <= FIRST_RANGE_BYTES:
-                self._kept = (0, data)
+                self._kept = (0, bytes(target[:got]))
             self._next_range = min(self._next_range * 2, self._max_range)
-        got = len(data)
-        memoryview(buffer)[:got] = data
         self._position += got
         return got
 
@@ -103,10 +106,15 @@ class RangedReader(io.RawIOBase):
             pieces.append(bytes(buffer[:got]))
         return b"".join(pieces)
 
-    def _fetch_with_retries(self, start: int, end: int) -> bytes:
+    def _fetch_into(self, target: memoryview, start: int) -> int:
+        """Fill ``target`` with the bytes from ``start`` on; a range that breaks off is fetched again."""
+        end = start + len(target)
         for attempt in range(1, FETCH_ATTEMPTS + 1):
+            got = 0
             try:
-                data = self._fetch(start, end)
+                for piece in self._fetch(start, end):
+                    target[got:got + len(piece)] = piece
+                    got += len(piece)
             except self._retry_on:
                 if attempt == FETCH_ATTEMPTS:
                     raise
@@ -114,10 +122,10 @@ class RangedReader(io.RawIOBase):
                                exc_info=True)
                 continue
             self.requests += 1
-            self.bytes_fetched += len(data)
-            if not data:
-                raise OSError(f"the object ended at byte {start:,}, before its size of {self._size:,}")
-            return data
+            self.bytes_fetched += got
+            if got != len(target):
+                raise OSError(f"bytes {start:,}-{end:,} of the object came back as {got:,} bytes")
+            return got
         raise AssertionError("unreachable")
 
 

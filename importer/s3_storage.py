@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections.abc import Iterator
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 # The largest range one GET of an import file fetches, and the read buffer: what a reading worker
 # holds of the file at a time.
-READ_RANGE_BYTES = 8 * 1024 * 1024
+READ_RANGE_BYTES = 2 * 1024 * 1024
+# Pieces a range's response is read in (copied into the read buffer as they arrive).
+RESPONSE_PIECE_BYTES = 256 * 1024
 # Pieces a save streams: one put below this size, else multipart parts of this size.
 WRITE_PART_BYTES = 8 * 1024 * 1024
 # S3's smallest part, for every part of a multipart upload but the last.
@@ -89,7 +92,9 @@ class ImportS3Storage(S3Storage):
 
     def _new_client(self, config: Config | None = None):
         config = (self.client_config or Config()).merge(config) if config else self.client_config
-        return self._create_session().client(
+        session = self._create_session()
+        _use_lean_endpoint_data(session)
+        return session.client(
             "s3", region_name=self.region_name, use_ssl=self.use_ssl, endpoint_url=self.endpoint_url,
             config=config, verify=self.verify,
         )
@@ -110,7 +115,7 @@ class ImportS3Storage(S3Storage):
 
     def ranged_reader(self, key: str, *, size: int) -> RangedReader:
         return RangedReader(
-            lambda start, end: self._get_range(key, start, end),
+            lambda start, end: self._iter_range(key, start, end),
             size=size, max_range_bytes=READ_RANGE_BYTES, retry_on=(BotoCoreError,),
         )
 
@@ -213,8 +218,16 @@ class ImportS3Storage(S3Storage):
         return cleaned
 
     def _get_range(self, key: str, start: int, end: int) -> bytes:
+        return b"".join(self._iter_range(key, start, end))
+
+    def _iter_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of ``key``, in pieces of ``RESPONSE_PIECE_BYTES`` as they arrive."""
         response = self.client.get_object(Bucket=self.bucket_name, Key=key, Range=f"bytes={start}-{end - 1}")
-        return response["Body"].read()
+        body = response["Body"]
+        try:
+            yield from body.iter_chunks(RESPONSE_PIECE_BYTES)
+        finally:
+            body.close()
 
     # --- health ----------------------------------------------------------------------------------
 
@@ -231,6 +244,43 @@ class ImportS3Storage(S3Storage):
         except (BotoCoreError, ClientError):
             logger.warning("Health check: the bucket %s does not answer", self.bucket_name, exc_info=True)
             return False
+
+
+# The services whose endpoints a storage client may need: S3 itself, and STS for credentials that
+# assume a role.
+_ENDPOINT_SERVICES = frozenset({"s3", "sts"})
+
+
+def _use_lean_endpoint_data(session) -> None:
+    """Give ``session`` (boto3) an endpoint resolver that knows S3 and STS only.
+
+    botocore loads the endpoints of every AWS service in every partition (endpoints.json) to
+    create any client, and keeps them for the process's life: 7 MB of the ~22 MB an S3 client
+    costs, measured here, in a worker's pool child whose whole budget is 150 MB. The regions and
+    partitions stay as they are. botocore's private session API is used; should it change, the
+    client is created the usual way and only the saving is lost.
+    """
+    try:
+        from botocore.regions import EndpointResolver
+
+        core = session._session
+        loader = core.get_component("data_loader")
+        endpoints, path = loader.load_data_with_path("endpoints")
+        lean = {**endpoints, "partitions": [
+            {**partition, "services": {
+                name: service for name, service in partition.get("services", {}).items()
+                if name in _ENDPOINT_SERVICES
+            }}
+            for partition in endpoints["partitions"]
+        ]}
+        core._register_internal_component(
+            "endpoint_resolver", EndpointResolver(lean, uses_builtin_data=loader.is_builtin_path(path))
+        )
+        # The loader caches what it loaded: drop the full copy, or nothing is saved.
+        for key in [key for key in loader._cache if "endpoints" in key]:
+            del loader._cache[key]
+    except Exception:  # noqa: BLE001 - an optimisation only (see above)
+        logger.debug("Could not trim botocore's endpoint data", exc_info=True)
 
 
 class _MultipartUpload:

@@ -44,13 +44,13 @@ def s3(settings, s3_server):
 def ranges(monkeypatch):
     """Every range the storage fetches, as (key, start, end)."""
     fetched: list[tuple[str, int, int]] = []
-    real = s3_storage.ImportS3Storage._get_range
+    real = s3_storage.ImportS3Storage._iter_range
 
     def spy(self, key, start, end):
         fetched.append((key, start, end))
         return real(self, key, start, end)
 
-    monkeypatch.setattr(s3_storage.ImportS3Storage, "_get_range", spy)
+    monkeypatch.setattr(s3_storage.ImportS3Storage, "_iter_range", spy)
     return fetched
 
 
