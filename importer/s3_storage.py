@@ -22,6 +22,7 @@ What it changes, and why:
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -34,6 +35,7 @@ from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from importer.ranged_reader import RangedReader, buffered_ranged_reader
+from importer.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,21 @@ WRITE_PART_BYTES = 8 * 1024 * 1024
 MIN_PART_BYTES = 5 * 1024 * 1024
 # A health check must answer quickly, whatever the bucket does.
 HEALTH_TIMEOUT_SECONDS = 1.0
+
+
+def _unavailable_on_errors(method):
+    """Raise StorageUnavailable (a 503 in the API) for any error of the service or the network;
+    a missing object stays FileNotFoundError."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            logger.error("Object storage: %s failed: %s", method.__name__, exc)
+            raise StorageUnavailable() from exc
+
+    return wrapper
 
 
 class ObjectFile(File):
@@ -114,11 +131,16 @@ class ImportS3Storage(S3Storage):
     # --- reading ---------------------------------------------------------------------------------
 
     def ranged_reader(self, key: str, *, size: int) -> RangedReader:
-        return RangedReader(
-            lambda start, end: self._iter_range(key, start, end),
-            size=size, max_range_bytes=READ_RANGE_BYTES, retry_on=(BotoCoreError,),
-        )
+        def fetch(start: int, end: int) -> Iterator[bytes]:
+            try:
+                yield from self._iter_range(key, start, end)
+            except (BotoCoreError, ClientError) as exc:
+                raise StorageUnavailable() from exc
 
+        return RangedReader(fetch, size=size, max_range_bytes=READ_RANGE_BYTES,
+                            retry_on=(StorageUnavailable,))
+
+    @_unavailable_on_errors
     def _open(self, name, mode="rb"):
         if "w" in mode or "a" in mode or "+" in mode:
             return super()._open(name, mode)
@@ -131,6 +153,7 @@ class ImportS3Storage(S3Storage):
             raise
         return ObjectFile(self, clean_name(name), key, head["ContentLength"])
 
+    @_unavailable_on_errors
     def size(self, name) -> int:
         try:
             return self.client.head_object(Bucket=self.bucket_name, Key=self._key(name))["ContentLength"]
@@ -139,6 +162,7 @@ class ImportS3Storage(S3Storage):
                 raise FileNotFoundError(f"File does not exist: {name}") from None
             raise
 
+    @_unavailable_on_errors
     def exists(self, name) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket_name, Key=self._key(name))
@@ -148,10 +172,12 @@ class ImportS3Storage(S3Storage):
                 return False
             raise
 
+    @_unavailable_on_errors
     def delete(self, name) -> None:
         # S3 answers 204 for a key that is not there: deleting twice is fine.
         self.client.delete_object(Bucket=self.bucket_name, Key=self._key(name))
 
+    @_unavailable_on_errors
     def listdir(self, name):
         prefix = self._key(name)
         if prefix and not prefix.endswith("/"):
@@ -168,6 +194,7 @@ class ImportS3Storage(S3Storage):
 
     # --- writing ---------------------------------------------------------------------------------
 
+    @_unavailable_on_errors
     def _save(self, name, content) -> str:
         cleaned = clean_name(name)
         key = self._normalize_name(cleaned)
@@ -188,6 +215,7 @@ class ImportS3Storage(S3Storage):
                 piece = _read_full(content, WRITE_PART_BYTES)
         return cleaned
 
+    @_unavailable_on_errors
     def concatenate(self, name: str, parts: list[tuple[str, int]]) -> str:
         """Store the objects ``parts`` ([(name, size)], in order) one after another as ``name``,
         inside the bucket; return the stored name. The parts are left for the caller to delete."""

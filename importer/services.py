@@ -41,7 +41,7 @@ from importer.states import (
     InvalidTransition,
     transition,
 )
-from importer.storage import clean_filename, storage_save_or_full, unique_stored_name
+from importer.storage import StorageUnavailable, clean_filename, storage_save_or_full, unique_stored_name
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
 def _run_pipeline(job: ImportJob, *, session) -> None:
     try:
         handle = job.file.open("rb")
+    except StorageUnavailable:
+        raise  # the object store did not answer: the task retries, the file is still there
     except (FileNotFoundError, OSError, ValueError):
         _finish_failed(
             job,

@@ -192,3 +192,60 @@ def test_a_misconfigured_storage_stops_the_process_at_start_with_a_clear_error(e
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.fixture
+def dead_bucket(settings):
+    """A default storage whose S3 endpoint does not answer (nothing listens on the port)."""
+    from tests.support.object_storage import S3Server
+    from tests.support.processes import free_port
+
+    settings.STORAGES = {**settings.STORAGES, "default": S3Server(
+        endpoint_url=f"http://127.0.0.1:{free_port()}").storage_settings()}
+
+
+@pytest.mark.django_db
+def test_an_object_store_that_does_not_answer_is_a_503_for_an_upload_part_and_keeps_the_offset(
+    dead_bucket, user
+):
+    from rest_framework.test import APIClient
+
+    from importer.models import Upload
+
+    client = APIClient()
+    client.force_authenticate(user)
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = client.post("/api/uploads/", headers={**tus, "Upload-Length": "10"})
+    assert created.status_code == 201
+    response = client.generic("PATCH", created["Location"], b"0123456789", headers={
+        **tus, "Upload-Offset": "0"}, content_type="application/offset+octet-stream")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "storage_unavailable"
+    assert "try again" in response.json()["detail"]
+    assert Upload.objects.get().offset == 0
+
+
+@pytest.mark.django_db
+def test_an_object_store_that_does_not_answer_is_a_503_for_a_direct_import(dead_bucket, user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.post("/api/imports/", {"file": ContentFile(b"sku,name\nA,B\n", name="p.csv")},
+                           format="multipart")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "storage_unavailable"
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_import_whose_object_store_stops_answering_is_retried_not_failed(s3, settings):
+    job = create_job(b"sku,name\nA1,Bolt\n")
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        **s3.storage_settings(location=default_storage.location),
+        "OPTIONS": {**s3.storage_settings(location=default_storage.location)["OPTIONS"],
+                    "endpoint_url": "http://127.0.0.1:9"}}}
+    with pytest.raises(s3_storage.StorageUnavailable):
+        import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PROCESSING  # the task retries it (importer/tasks.py)
