@@ -54,6 +54,7 @@ test-fast: install
 screenshots: install
 	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_layout.py -k readme_screenshots $(PYTEST_ARGS)
 	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_import_steps.py -k "shop_export or preview_shows" $(PYTEST_ARGS)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_import_undo.py $(PYTEST_ARGS)
 	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_webhooks.py -k "accessible and laptop" $(PYTEST_ARGS)
 
 ## Import benchmark (1M rows by default: ROWS=...)

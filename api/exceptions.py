@@ -27,6 +27,7 @@ from importer.bulk_delete import CatalogBusy
 from importer.pipeline import FileRejected
 from importer.states import InvalidTransition
 from importer.storage import StorageFull, StorageUnavailable
+from importer.undo import UndoInvalid, UndoRefused
 from importer.upload_errors import UploadUnavailable
 
 
@@ -48,6 +49,8 @@ DOMAIN_ERRORS: dict[type[Exception], DomainError] = {
     FileRejected: DomainError(status.HTTP_400_BAD_REQUEST, "file_rejected"),
     InvalidTransition: DomainError(status.HTTP_409_CONFLICT, "invalid_state"),
     CatalogBusy: DomainError(status.HTTP_409_CONFLICT, "import_running"),
+    UndoRefused: DomainError(status.HTTP_409_CONFLICT, "undo_refused"),
+    UndoInvalid: DomainError(status.HTTP_400_BAD_REQUEST, "undo_invalid"),
     # An unknown, foreign, incomplete or already used upload is a bad value of the request's
     # "upload" field (the URL /api/imports/ itself exists), hence 400 rather than 404.
     UploadUnavailable: DomainError(status.HTTP_400_BAD_REQUEST, "upload_unavailable", field="upload"),

@@ -25,12 +25,14 @@ from api.serializers import (
     ErrorSerializer,
     ImportFileSerializer,
     ImportUploadSerializer,
+    UndoRequestSerializer,
 )
 from api.throttling import UploadRateThrottle
 from importer import selectors, services
 from importer.mapping import MappingInvalid
 from importer.models import ImportJob
 from importer.serializers import ImportJobSerializer
+from importer.undo import import_job_undo
 from importer.uploads import upload_consume
 
 # Spreadsheet programs run a cell that starts with one of these as a formula ("CSV injection");
@@ -110,7 +112,7 @@ class ImportJobViewSet(
     filterset_class = None
 
     def get_queryset(self):
-        return selectors.import_job_list(user=self.request.user)
+        return selectors.import_jobs_for_display(user=self.request.user)
 
     def get_throttles(self):
         # A file posted here is a new transfer, counted like a resumable upload's creation;
@@ -265,6 +267,36 @@ class ImportJobViewSet(
     def confirm(self, request: Request, pk: str | None = None) -> Response:
         job = services.import_job_confirm(job=self.get_object())
         return Response(self.get_serializer(job).data)
+
+    @extend_schema(
+        request=UndoRequestSerializer,
+        responses={
+            202: ImportJobSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="Not an import that changed anything: an undo, or a preview."
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The import cannot be undone now: not completed, already undone or being "
+                "undone, or its undo data is gone (IMPORT_UNDO_DAYS passed, or every product was deleted).",
+            ),
+        },
+        description=(
+            "Undo a completed import: the products it created are deleted, those it updated get back "
+            "the values (and is_active) they had just before it. A product changed since the import is "
+            "left as it is and reported in the undo's `conflicts` and `conflict_sample`, unless "
+            "`force` is true. Answers the undo job (202), which runs in a worker like an import: "
+            "follow it at its `events_url`, cancel it at its cancel URL. The import's `undo` says "
+            "beforehand whether it can be undone and what the undo will do."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        serializer = UndoRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        undo = import_job_undo(job=job, owner=request.user, force=serializer.validated_data["force"])
+        return Response(self.get_serializer(undo).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         responses={(200, "text/csv"): OpenApiTypes.STR},

@@ -167,6 +167,16 @@ def _validate_columns(value):
     return value
 
 
+class UndoRequestSerializer(serializers.Serializer):
+    """The body of an undo request."""
+
+    force = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also undo products changed since the import (by hand or by a later import); "
+        "without it they are left as they are and reported as conflicts.",
+    )
+
+
 class ColumnMappingSerializer(serializers.Serializer):
     """A column mapping: which column of the file is which product field."""
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from catalog.services import products_delete_all
 from importer.locks import lock_catalog_for_write
 from importer.models import ImportJob
-from importer.states import ACTIVE_STATUSES
+from importer.states import ACTIVE_STATUSES, JobKind
+from importer.undo_data import undo_data_delete_all
 
 
 class CatalogBusy(Exception):
@@ -47,4 +49,18 @@ def products_bulk_delete() -> int:
             f"Import #{active['pk']} ({active['filename']}) is {active['status']}. Wait until it "
             "has finished, or cancel it, then delete the products."
         )
-    return products_delete_all()
+    deleted = products_delete_all()
+    _undo_data_discard()
+    return deleted
+
+
+def _undo_data_discard() -> None:
+    """Every import's undo data goes with the products: the products it would delete or restore
+    are gone. Those imports can no longer be undone, which their job JSON says (``undo.reason``)."""
+    undo_data_delete_all()
+    ImportJob.objects.filter(
+        kind=JobKind.IMPORT, undo_discarded_at__isnull=True, undone_at__isnull=True
+    ).update(
+        undo_discarded_at=timezone.now(),
+        undo_discarded_reason="every product was deleted (Delete all) after it.",
+    )

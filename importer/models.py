@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Now
 
-from importer.states import FINISHED_STATUSES, ImportPhase, ImportStatus
+from importer.states import FINISHED_STATUSES, ImportPhase, ImportStatus, JobKind
 
 
 class ImportJob(models.Model):
@@ -98,6 +100,48 @@ class ImportJob(models.Model):
         help_text="Up to PREVIEW_SAMPLE_CHANGES rows that would change, current → new.",
     )
 
+    # Undo (importer.undo). An undo is a job of its own (kind "undo", ``undoes`` the import) that
+    # runs through the same state machine, worker task, reaper and event stream. On the import:
+    # ``undone_by`` is set when an undo of it is created (one at a time; cleared again if that
+    # undo is cancelled or fails) and ``undone_at`` when that undo completed. ``undo_discarded_at``
+    # says its undo data is gone (expired after IMPORT_UNDO_DAYS, or every product was deleted).
+    kind = models.CharField(max_length=8, choices=JobKind.choices, default=JobKind.IMPORT)
+    undoes = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="undo_jobs",
+        help_text="For an undo: the import it puts back.",
+    )
+    undo_force = models.BooleanField(
+        default=False, help_text="For an undo: also undo products changed since the import."
+    )
+    undone_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="For an import: the undo that is putting it back or has done so.",
+    )
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="For an import: when its undo completed."
+    )
+    undo_discarded_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="For an import: when its undo data was deleted (it can no longer be undone).",
+    )
+    undo_discarded_reason = models.CharField(max_length=200, blank=True, default="")
+    # An undo's own counts (its processed_rows/total_rows count the products it has gone through).
+    deleted_rows = models.BigIntegerField(default=0)
+    restored_rows = models.BigIntegerField(default=0)
+    conflict_rows = models.BigIntegerField(
+        default=0, help_text="Products changed since the import and left as they are (not forced)."
+    )
+    forced_rows = models.BigIntegerField(
+        default=0, help_text="Products changed since the import and undone anyway (force)."
+    )
+    conflict_sample = models.JSONField(
+        default=list, blank=True,
+        help_text="Up to UNDO_SAMPLE_CONFLICTS conflicts: current vs. would restore.",
+    )
+    undo_cursor = models.JSONField(
+        default=dict, blank=True, help_text="Where a resumed undo goes on: {stage, after, index}."
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["owner", "-created_at"], name="importer_job_owner_recent")]
@@ -140,6 +184,57 @@ class RememberedMapping(models.Model):
 
     def __str__(self) -> str:
         return f"mapping of {self.owner_id} for {', '.join(self.headers)[:80]}"
+
+
+class ProductBeforeImage(models.Model):
+    """A product as it was just before an import changed it: what an undo restores.
+
+    Written set-based by the merge (``importer.pipeline.staging``) in the chunk's own transaction,
+    read and deleted with SQL only (``importer.undo_data``). ``written_at`` is that transaction's
+    time, which is also the ``updated_at`` the import gave the product: a product whose
+    ``updated_at`` differs at undo time was changed since (a conflict).
+    """
+
+    pk = models.CompositePrimaryKey("job", "product_id")
+    # No foreign key constraints (checked per row, they cost the merge a lookup each): rows go with
+    # their job's undo data (undo_data), and a product may be deleted since.
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    product_id = models.BigIntegerField()
+    sku = models.TextField()
+    name = models.TextField()
+    description = models.TextField()
+    is_active = models.BooleanField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    written_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"import {self.job_id}: product {self.product_id} before"
+
+
+class CreatedProducts(models.Model):
+    """The ids of the products one chunk of an import created, as one array (one row per chunk
+    keeps the cost of recording them to a single small insert).
+
+    Any import path may write rows ``(job_id, ids)``: ``id`` and ``written_at`` have database
+    defaults, and ``written_at`` must be the time of the transaction that created the products
+    (insert in that transaction), as it tells an undo which products were changed since.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    ids = ArrayField(models.BigIntegerField())
+    written_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "importer_createdproducts"
+
+    def __str__(self) -> str:
+        return f"import {self.job_id}: {len(self.ids)} created"
 
 
 class ImportRowError(models.Model):

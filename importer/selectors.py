@@ -8,15 +8,23 @@ from importer.models import ImportJob, ImportRowError
 
 
 def import_job_list(*, user) -> QuerySet[ImportJob]:
-    """The jobs ``user`` may see, newest first: their own, or every job for staff.
+    """The jobs ``user`` may see, newest first: their own (and the undos of their imports), or
+    every job for staff.
 
     Anyone else's job is simply not in the set, so asking for it by id is a 404 that does not
     reveal whether it exists.
     """
     jobs = ImportJob.objects.all()
     if not user.is_staff:
-        jobs = jobs.filter(owner=user)
+        # The undos of their imports too: staff may undo anyone's import, and its owner follows it.
+        jobs = jobs.filter(Q(owner=user) | Q(undoes__owner=user))
     return jobs.order_by("-created_at", "-id")
+
+
+def import_jobs_for_display(*, user) -> QuerySet[ImportJob]:
+    """``import_job_list`` with what the job JSON reads besides the job: who undid an import
+    (``undone_by``'s owner) in the same query, not one query per job of a page."""
+    return import_job_list(user=user).select_related("undone_by__owner")
 
 
 def import_job_row_errors_batch(

@@ -11,9 +11,11 @@ from functools import cache
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from importer.models import ImportJob
+from importer.undo_rules import undo_availability
 
 
 @cache
@@ -57,6 +59,47 @@ class ImportJobSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="What the preview found, once previewed: {create, update, unchanged, superseded, skipped}.",
     )
+    kind = serializers.CharField(
+        read_only=True, help_text="import, or undo (an undo of the import `undoes`)."
+    )
+    undoes = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="For an undo: the import it puts back."
+    )
+    force = serializers.BooleanField(
+        source="undo_force", read_only=True,
+        help_text="For an undo: products changed since the import are undone too.",
+    )
+    deleted = serializers.IntegerField(
+        source="deleted_rows", read_only=True, help_text="For an undo: products the import created, deleted."
+    )
+    restored = serializers.IntegerField(
+        source="restored_rows", read_only=True,
+        help_text="For an undo: products the import updated, given back their values from before it.",
+    )
+    conflicts = serializers.IntegerField(
+        source="conflict_rows", read_only=True,
+        help_text="For an undo: products changed since the import (by hand or a later import), "
+        "left as they are.",
+    )
+    forced = serializers.IntegerField(
+        source="forced_rows", read_only=True,
+        help_text="For a forced undo: products changed since the import and undone anyway.",
+    )
+    conflict_sample = serializers.JSONField(
+        read_only=True,
+        help_text="For an undo: up to 20 conflicts, [{product_id, sku, action (delete|restore), "
+        "current (null if deleted since), would_restore (null for a delete)}], values "
+        "{sku, name, description, is_active, updated_at}.",
+    )
+    undo = serializers.SerializerMethodField(
+        help_text="For an import: whether it can be undone and what an undo will do: {available, "
+        "deletes, restores, until, reason (why not)}. Null for an undo.",
+    )
+    undone_by = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="For an import: the undo that is putting it back, or did."
+    )
+    undone_at = serializers.DateTimeField(read_only=True, help_text="For an import: when its undo completed.")
+    undone_by_user = serializers.SerializerMethodField(help_text="Who undid it (their username).")
     changes = serializers.JSONField(
         read_only=True,
         help_text="A preview's sample of up to 50 rows that would change: [{line, sku, action "
@@ -97,8 +140,45 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "preview_only",
             "preview",
             "changes",
+            "kind",
+            "undoes",
+            "force",
+            "deleted",
+            "restored",
+            "conflicts",
+            "forced",
+            "conflict_sample",
+            "undo",
+            "undone_by",
+            "undone_at",
+            "undone_by_user",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "available": {"type": "boolean"},
+                "deletes": {
+                    "type": "integer", "description": "Products the import created: an undo deletes them."
+                },
+                "restores": {"type": "integer", "description": "Products it updated: an undo restores them."},
+                "until": {"type": "string", "format": "date-time", "nullable": True},
+                "reason": {"type": "string", "nullable": True, "description": "Why it cannot be undone."},
+            },
+        }
+    )
+    def get_undo(self, job: ImportJob) -> dict | None:
+        availability = undo_availability(job)
+        return availability.as_dict() if availability else None
+
+    def get_undone_by_user(self, job: ImportJob) -> str | None:
+        undo = job.undone_by
+        if undo is None or undo.owner_id is None:
+            return None
+        return undo.owner.get_username()
 
     def get_rows_per_second(self, job: ImportJob) -> float | None:
         if not job.started_at or not job.processed_rows:

@@ -39,9 +39,11 @@ from importer.states import (
     ImportPhase,
     ImportStatus,
     InvalidTransition,
+    JobKind,
     transition,
 )
 from importer.storage import StorageUnavailable, clean_filename, storage_save_or_full, unique_stored_name
+from importer.undo import undo_recorded, undo_release, undo_run
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +156,10 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 return job
             import_job_publish_on_commit(job)
         job.attempts += 1
-        _run_pipeline(job, session=session)
+        if job.kind == JobKind.UNDO:
+            undo_run(job, session=session)
+        else:
+            _run_pipeline(job, session=session)
         return job
 
 
@@ -182,6 +187,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             positions=job.mapping_positions,
             preview=job.preview_only,
             scans=StoredScan(job_id=job.pk),
+            record_undo=undo_recorded(),
         )
 
     try:
@@ -211,9 +217,15 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
     if job.preview_only:
         _finish_previewed(job, result)
         return
+    # An import run with undo off (IMPORT_UNDO_DAYS=0) recorded no undo data (a resumed one,
+    # perhaps only part of it): it says so rather than offer an undo that would be incomplete.
+    discarded = {} if undo_recorded() else {
+        "undo_discarded_at": timezone.now(),
+        "undo_discarded_reason": "undo was off (IMPORT_UNDO_DAYS=0) when it ran.",
+    }
     with transaction.atomic():
         done = transition(
-            job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.COMPLETED,
+            job, expected=(ImportStatus.PROCESSING,), target=ImportStatus.COMPLETED, **discarded,
             progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
             total_rows=result.progress.total_rows, processed_rows=result.progress.processed_rows,
             message=(
@@ -334,12 +346,16 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
 
 def _finish_failed(job: ImportJob, message: str) -> None:
     with transaction.atomic():
-        if job.processed_rows and not job.preview_only:
+        if job.kind == JobKind.UNDO:
+            message += _undo_stopped_text(job)
+        elif job.processed_rows and not job.preview_only:
             message += f" Before it stopped, {job_summary(job)}"
         failed = transition(
             job, expected=(ImportStatus.PENDING, ImportStatus.PROCESSING, *WAITING_STATUSES),
             target=ImportStatus.FAILED, finished_at=timezone.now(), message=message,
         )
+        if failed:
+            undo_release(job)
         DeferredRows(job_id=job.pk).discard()
         StoredScan(job_id=job.pk).forget()
         import_job_publish_on_commit(job)
@@ -347,8 +363,20 @@ def _finish_failed(job: ImportJob, message: str) -> None:
             _send_finished_on_commit(job)
 
 
+def _undo_stopped_text(job: ImportJob) -> str:
+    if not job.processed_rows:
+        return f" Nothing was changed; import #{job.undoes_id} can be undone again."
+    return (
+        f" The products already put back stay so ({job.deleted_rows:,} deleted, {job.restored_rows:,} "
+        f"restored); undo import #{job.undoes_id} again to finish."
+    )
+
+
 def _send_finished_on_commit(job: ImportJob) -> None:
     # Once, by whoever made the transition, and only after it committed (listeners: webhooks).
+    # An undo is not an import's end: it has no webhook event of its own yet (README, known limits).
+    if job.kind == JobKind.UNDO:
+        return
     transaction.on_commit(lambda: signals.import_finished.send(sender=ImportJob, job=job))
 
 
@@ -371,7 +399,9 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
     was_running = job.status == ImportStatus.PROCESSING
     if job.is_finished:
         raise InvalidTransition(f"This import is already {job.status} and cannot be cancelled.")
-    if job.status == ImportStatus.PREVIEWED:
+    if job.kind == JobKind.UNDO:
+        message = "Undo cancelled." + _undo_stopped_text(job)
+    elif job.status == ImportStatus.PREVIEWED:
         message = "Preview discarded; nothing was imported."
     elif job.status == ImportStatus.NEEDS_MAPPING:
         message = "Cancelled before the columns were mapped; nothing was imported."
@@ -388,6 +418,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         job, expected=(job.status,), target=ImportStatus.CANCELLED,
         finished_at=timezone.now(), message=message,
     )
+    undo_release(job)
     if not was_running:
         # A running job's worker may hold some of these rows locked while it merges them, and it
         # waits for this transaction's lock on the job: it deletes them itself when it stops (or

@@ -30,6 +30,14 @@ class ImportPhase(models.TextChoices):
     COUNTING = "counting", "Counting rows"
     IMPORTING = "importing", "Importing"
     PREVIEWING = "previewing", "Comparing with the catalogue"
+    UNDOING = "undoing", "Undoing the import"
+
+
+class JobKind(models.TextChoices):
+    """What a job does: import a file, or undo an earlier import (``importer.undo``)."""
+
+    IMPORT = "import", "Import"
+    UNDO = "undo", "Undo"
 
 
 # PROCESSING -> PENDING is the reaper handing a job whose worker died back to the queue; the next

@@ -11,6 +11,7 @@ from importer import services
 from importer.queue import RUN_IMPORT_TASK
 from importer.retention import import_files_delete_expired
 from importer.storage import StorageUnavailable
+from importer.undo_expiry import undo_data_delete_expired
 from importer.uploads import uploads_expire_stale
 
 logger = logging.getLogger(__name__)
@@ -64,3 +65,9 @@ def delete_old_files() -> dict[str, int]:
     """Delete import files and completed uploads older than IMPORT_FILE_RETENTION_DAYS."""
     result = import_files_delete_expired()
     return {"job_files": result.job_files, "uploads": result.uploads, "waiting_jobs": result.waiting_jobs}
+
+
+@shared_task(name="importer.expire_undo_data", ignore_result=True)
+def expire_undo_data() -> int:
+    """Delete the undo data of imports past IMPORT_UNDO_DAYS, undone, or not completed."""
+    return undo_data_delete_expired()

@@ -219,6 +219,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "importer.delete_old_files",
         "schedule": float(env_int("IMPORT_RETENTION_INTERVAL", 3600)),
     },
+    # Undo data of imports past IMPORT_UNDO_DAYS, or that can no longer be undone (importer/undo_expiry.py).
+    "importer-expire-undo-data": {
+        "task": "importer.expire_undo_data",
+        "schedule": float(env_int("IMPORT_RETENTION_INTERVAL", 3600)),
+    },
 }
 
 # --- Catalogue --------------------------------------------------------------------------------
@@ -295,6 +300,10 @@ IMPORT_MAX_STORED_ERRORS = env_int("IMPORT_MAX_STORED_ERRORS", 10_000)
 # Import files and completed uploads are deleted this many days after their job or upload
 # finished (the beat process; the job and its counts stay). 0 keeps them forever.
 IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 7)
+# An import can be undone this many days after it finished; then the beat process deletes its undo
+# data (the before-images of the products it changed, the ids of those it created). 0 turns undo
+# off: imports record no undo data (they then cost what they did before undo existed).
+IMPORT_UNDO_DAYS = env_int("IMPORT_UNDO_DAYS", 7)
 # Builds the links in a job's JSON (its event stream, its errors CSV); the importer publishes that
 # JSON from the worker and does not know the API's URLs.
 IMPORT_JOB_LINKS = "api.links.import_job_links"

@@ -61,6 +61,7 @@ def import_csv(
     positions: dict[str, int] | None = None,
     preview: bool = False,
     scans: ScanCache | None = None,
+    record_undo: bool = False,
 ) -> ImportResult:
     """Import the products of ``file`` into the catalogue, chunk by chunk.
 
@@ -70,7 +71,9 @@ def import_csv(
     ``progress`` of an interrupted run as ``resume``, and the same durable ``deferred``, to
     continue after its last committed chunk. ``positions`` ({target: column index}, a confirmed
     column mapping) says which column is which when the header does not; ``preview`` compares
-    instead of writing. ``scans`` keeps the file's scan for a resumed run (``ScanCache``).
+    instead of writing; ``record_undo`` records, with each chunk, what an undo of the job whose
+    ``deferred`` rows these are needs (``importer.undo_data``). ``scans`` keeps the file's scan for
+    a resumed run (``ScanCache``).
     """
     observer = observer or ImportObserver()
     deferred = deferred or DeferredRows()
@@ -119,7 +122,9 @@ def import_csv(
                 )
                 progress = replace(progress, changes=progress.changes + tuple(changes))
             else:
-                counts = merge_chunk(chunk.rows, deferred=deferred, sets_active=sets_active)
+                counts = merge_chunk(
+                    chunk.rows, deferred=deferred, sets_active=sets_active, record_undo=record_undo
+                )
             progress = _counted(progress, counts, records=chunk.record_count).with_errors(chunk.errors)
             progress = replace(progress, offset=chunk.end_offset, line=chunk.end_line)
             observer.chunk_written(progress, chunk.errors)
@@ -130,7 +135,7 @@ def import_csv(
     if progress.waiting:
         progress = _merge_deferred(
             progress, deferred=deferred, observer=observer, batch_rows=size.limit, sets_active=sets_active,
-            preview=preview,
+            preview=preview, record_undo=record_undo,
         )
     return ImportResult(
         progress=replace(progress, total_rows=progress.processed_rows),
@@ -167,6 +172,7 @@ def _merge_deferred(
     batch_rows: int,
     sets_active: bool,
     preview: bool = False,
+    record_undo: bool = False,
 ) -> ImportProgress:
     """Merge the held-back rows: first forget those a later row replaces, then merge the rest
     (or, in a preview, compare them)."""
@@ -185,7 +191,7 @@ def _merge_deferred(
                 progress = replace(progress, changes=progress.changes + tuple(changes))
             else:
                 merged, counts = merge_deferred_batch(
-                    deferred=deferred, limit=batch_rows, sets_active=sets_active
+                    deferred=deferred, limit=batch_rows, sets_active=sets_active, record_undo=record_undo
                 )
             if not merged:
                 # Cannot happen while rows and counts commit together; stop rather than loop.

@@ -10,6 +10,9 @@ catalogue then costs reads, not writes.
 Rows whose SKU may repeat later in the file (``importer.pipeline.scan``) are not merged with their
 chunk: the same statement moves them into ``DeferredRows``, and once the file has been read
 ``merge_deferred_batch`` merges them, the last row of each SKU only.
+
+For a job's import the same statement also records its undo data (``_UNDO_DATA``): the
+before-image of each product it updates and the ids of those it creates.
 """
 
 from __future__ import annotations
@@ -161,8 +164,8 @@ WITH held AS (
             updated_at = EXCLUDED.updated_at
         WHERE (p.sku, p.name, p.description{stored_active})
               IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.name, EXCLUDED.description{new_active})
-    RETURNING (xmax = 0) AS inserted
-)
+    RETURNING p.id, (xmax = 0) AS inserted
+){undo}
 SELECT (SELECT count(*) FROM held),
        (SELECT count(*) FROM latest),
        count(*) FILTER (WHERE inserted),
@@ -195,6 +198,32 @@ SELECT line, sku, name, description, is_active, false FROM batch
 """
 
 
+# Undo data (``importer.undo_data``), written by the same statement as the merge, so it costs no
+# extra round trip and no second probe of the lower(sku) index:
+# - the before-image of every product the merge updated. Every sub-statement of one WITH sees the
+#   same snapshot, taken before any of them ran, so reading ``catalog_product`` by the ids the
+#   upsert returns finds the rows as they were before it (PostgreSQL 15 has no RETURNING OLD).
+#   Only updated rows are read: an import into an empty catalogue pays nothing here;
+# - the ids of the products it created, as one array for the chunk.
+# ``now()`` is the transaction's time, the very ``updated_at`` the merge gave the products.
+_UNDO_DATA = """,
+before AS (
+    INSERT INTO importer_productbeforeimage
+        (job_id, product_id, sku, name, description, is_active, created_at, updated_at, written_at)
+    SELECT %(job_id)s, o.id, o.sku, o.name, o.description, o.is_active, o.created_at, o.updated_at, now()
+    FROM merged m
+    CROSS JOIN LATERAL (SELECT c.* FROM catalog_product c WHERE c.id = m.id) o
+    WHERE NOT m.inserted
+    -- A product is written once per import; should a run ever write one twice, the first image,
+    -- the state before the import, is the one to keep.
+    ON CONFLICT DO NOTHING
+), created AS (
+    INSERT INTO importer_createdproducts (job_id, ids, written_at)
+    SELECT %(job_id)s, array_agg(m.id ORDER BY m.id), now()
+    FROM merged m WHERE m.inserted
+    HAVING count(*) > 0
+)"""
+
 _ACTIVE_PARTS = {
     False: {"set_active": "", "stored_active": "", "new_active": ""},
     True: {
@@ -205,17 +234,21 @@ _ACTIVE_PARTS = {
 }
 
 
-def merge_chunk(rows: StagedRows, *, deferred: DeferredRows, sets_active: bool = False) -> MergeCounts:
+def merge_chunk(
+    rows: StagedRows, *, deferred: DeferredRows, sets_active: bool = False, record_undo: bool = False
+) -> MergeCounts:
     """Upsert a chunk's rows into the catalogue and move its repeated-SKU rows aside.
 
     Must run inside a transaction. The counts cover the rows merged now; the deferred ones are
-    counted when ``merge_deferred_batch`` merges them.
+    counted when ``merge_deferred_batch`` merges them. ``record_undo``: also record the undo data
+    of the job ``deferred`` belongs to.
     """
     if not len(rows):
         return MergeCounts()
     with connection.cursor() as cursor:
         stage_rows(cursor, rows)
-        return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active)
+        return _merge_staged(cursor, deferred=deferred, merged_rows=rows.merged, sets_active=sets_active,
+                             record_undo=record_undo)
 
 
 def stage_rows(cursor, rows: StagedRows) -> None:
@@ -250,7 +283,7 @@ def drop_superseded_deferred(*, deferred: DeferredRows) -> int:
 
 
 def merge_deferred_batch(
-    *, deferred: DeferredRows, limit: int, sets_active: bool = False
+    *, deferred: DeferredRows, limit: int, sets_active: bool = False, record_undo: bool = False
 ) -> tuple[int, MergeCounts]:
     """Merge up to ``limit`` deferred rows (after ``drop_superseded_deferred``); return how many
     were merged and what they did. Must run inside a transaction."""
@@ -258,12 +291,19 @@ def merge_deferred_batch(
         moved = stage_deferred_batch(cursor, deferred=deferred, limit=limit)
         if not moved:
             return 0, MergeCounts()
-        return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved, sets_active=sets_active)
+        return moved, _merge_staged(cursor, deferred=deferred, merged_rows=moved, sets_active=sets_active,
+                                    record_undo=record_undo)
 
 
-def _merge_staged(cursor, *, deferred: DeferredRows, merged_rows: int, sets_active: bool) -> MergeCounts:
+def _merge_staged(
+    cursor, *, deferred: DeferredRows, merged_rows: int, sets_active: bool, record_undo: bool
+) -> MergeCounts:
     lock_catalog_for_write()
-    sql = _MERGE.format(deferred=deferred.table, **_ACTIVE_PARTS[sets_active])
+    # Undo data belongs to a job: a run without one (a plain pipeline call) has nothing to undo it.
+    if record_undo and not deferred.durable:
+        raise ValueError("undo data is recorded for a job's import only")
+    undo = _UNDO_DATA if record_undo else ""
+    sql = _MERGE.format(deferred=deferred.table, undo=undo, **_ACTIVE_PARTS[sets_active])
     cursor.execute(sql, {"job_id": deferred.job_id})
     _held, distinct, created, changed = cursor.fetchone()
     unchanged = distinct - created - changed

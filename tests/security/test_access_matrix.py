@@ -160,6 +160,8 @@ TABLE: list[Row] = [
     row("POST", "api/imports/<pk>/mapping/", "/api/imports/{job}/mapping/", *owner_or_staff(409),
         data={"columns": {"sku": "sku", "name": "name"}}),
     row("POST", "api/imports/<pk>/confirm/", "/api/imports/{job}/confirm/", *owner_or_staff(409)),
+    row("POST", "api/imports/<pk>/undo/", "/api/imports/{job}/undo/", *owner_or_staff(409),
+        data={"force": False}),
     row("GET", "api/imports/<pk>/errors/", "/api/imports/{job}/errors/", *owner_or_staff(200)),
     # Live progress: a refused request must be a plain error answer, never a started stream.
     row("GET", "api/imports/<int:pk>/events/", "/api/imports/{job}/events/", *owner_or_staff(200)),

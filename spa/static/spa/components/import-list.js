@@ -18,7 +18,19 @@ const MAX_LIVE = 5;
 /** The status badge, and for a failed import the reason, which is what the user needs next. */
 function outcomeTemplate(job) {
   return html`${statusBadge(job.status)}${job.status === "failed" && job.message
-    && html`<span class="import-reason">${job.message}</span>`}`;
+    && html`<span class="import-reason">${job.message}</span>`}${job.undone_at
+    && html`<span class="import-note">undone by #${job.undone_by}</span>`}`;
+}
+
+/** An undo's counts: products, not rows of a file. */
+function undoRowsText(job) {
+  const total = job.total_rows && job.processed_rows !== job.total_rows
+    ? `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, "product", "products")}`
+    : plural(job.processed_rows, "product", "products");
+  const counts = [[job.deleted, "deleted"], [job.restored, "restored"],
+    [job.conflicts, job.conflicts === 1 ? "conflict" : "conflicts"]]
+    .filter(([count]) => count).map(([count, what]) => `${formatNumber(count)} ${what}`);
+  return counts.length ? `${total}: ${counts.join(" · ")}` : total;
 }
 
 /**
@@ -27,6 +39,7 @@ function outcomeTemplate(job) {
  * creates nothing and leaves every row unchanged).
  */
 function rowsText(job) {
+  if (job.kind === "undo") return undoRowsText(job);
   const total = job.processed_rows !== job.total_rows && job.total_rows
     ? `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, "row", "rows")}`
     : plural(job.processed_rows, "row", "rows");
@@ -116,7 +129,8 @@ class ImportList extends HTMLElement {
     return html`<tr data-job="${job.id}">
         <td class="cell-file">
           <a href="/imports/${job.id}/"><span class="visually-hidden">Import </span><span
-            class="import-number">#${job.id}</span> <span class="import-file">${job.filename}</span></a>
+            class="import-number">#${job.id}</span> <span class="import-file">${job.kind === "undo"
+              ? `Undo of #${job.undoes} (${job.filename})` : job.filename}</span></a>
         </td>
         <td class="cell-started"><time datetime="${job.created_at}" title="${formatDateTime(job.created_at)}">${formatRelative(job.created_at)}</time></td>
         <td class="cell-outcome" data-ref="outcome">${outcomeTemplate(job)}</td>

@@ -4,7 +4,8 @@
  * superseded/skipped counts, the first row errors with a link to all of them, and the failure
  * reason with a retry. A running import can be cancelled. An import waiting for its columns to be
  * mapped shows the mapping step (column-mapping.js); a previewed one its review step
- * (import-preview.js), and both go on live over the same stream.
+ * (import-preview.js), and both go on live over the same stream. A completed import can be
+ * undone; an undo is a job too, shown here with its own counts and conflicts (import-undo.js).
  *
  * Its event stream is opened when the element is put on the page and closed when it is taken
  * off (see lib/job-stream.js).
@@ -12,6 +13,7 @@
 
 import "./column-mapping.js";
 import "./import-preview.js";
+import { conflictsTemplate, startUndo, undoActionsTemplate, undoNoteTemplate } from "./import-undo.js";
 import { notify } from "./notices.js";
 import { api, describeError, isSessionError } from "../lib/api.js";
 import { formatBytes, formatDateTime, formatNumber, formatRate, plural } from "../lib/format.js";
@@ -52,6 +54,7 @@ export function statusBadge(status) {
  */
 export function phaseText(job) {
   if (job.status === "failed") return `Failed: ${job.message || "the import could not finish."}`;
+  if (job.kind === "undo" && (job.status === "cancelled" || job.status === "completed")) return job.message;
   if (job.status === "cancelled") return "Cancelled";
   if (job.status === "completed") return "Complete";
   if (job.status === "needs_mapping") return "Waiting for you: say which column is which";
@@ -111,10 +114,18 @@ class ImportProgress extends HTMLElement {
 
   renderFrame(job) {
     this.rendered = true;
+    const undo = job.kind === "undo";
+    // An undo counts products (deleted, restored, left alone), an import rows of its file.
+    const counts = undo
+      ? [["deleted", "Deleted"], ["restored", "Restored"], ["conflicts", "Conflicts"], ["forced", "Forced"]]
+      : [["created", "Created"], ["updated", "Updated"], ["unchanged", "Unchanged"],
+        ["superseded", "Superseded"], ["skipped", "Skipped"]];
     render(this, html`<header class="card-header">
         <div>
-          <h2 class="card-title" id="import-title-${job.id}">Import #${job.id}: ${job.filename}</h2>
-          <p class="muted">${formatBytes(job.size_bytes)} · started ${formatDateTime(job.created_at)}</p>
+          <h2 class="card-title" id="import-title-${job.id}">${undo
+            ? `Undo #${job.id} of import #${job.undoes}: ${job.filename}`
+            : `Import #${job.id}: ${job.filename}`}</h2>
+          <p class="muted">${undo ? "" : `${formatBytes(job.size_bytes)} · `}started ${formatDateTime(job.created_at)}</p>
         </div>
         <span data-ref="badge"></span>
       </header>
@@ -129,12 +140,9 @@ class ImportProgress extends HTMLElement {
         <span class="muted" data-ref="rate"></span>
       </p>
       <dl class="counts" data-ref="counts">
-        <div><dt>Created</dt><dd data-ref="created"></dd></div>
-        <div><dt>Updated</dt><dd data-ref="updated"></dd></div>
-        <div><dt>Unchanged</dt><dd data-ref="unchanged"></dd></div>
-        <div><dt>Superseded</dt><dd data-ref="superseded"></dd></div>
-        <div><dt>Skipped</dt><dd data-ref="skipped"></dd></div>
+        ${counts.map(([key, label]) => html`<div><dt>${label}</dt><dd data-count="${key}"></dd></div>`)}
       </dl>
+      <div data-ref="undo"></div>
       <p class="connection-note muted" data-ref="connection" role="status" hidden></p>
       <div class="failure" role="alert" data-ref="failure" hidden></div>
       <div data-ref="step"></div>
@@ -146,10 +154,12 @@ class ImportProgress extends HTMLElement {
     });
     this.refs.actions.addEventListener("click", (event) => this.onAction(event));
     this.refs.failure.addEventListener("click", (event) => this.onAction(event));
+    this.refs.undo.addEventListener("click", (event) => this.onAction(event));
     // The mapping and preview steps answer with the job the server returned: shown at once.
     this.refs.step.addEventListener("import-updated", (event) => this.update(event.detail));
     this.shownStatus = null;
     this.shownErrors = null;
+    this.shownUndo = undefined;
   }
 
   update(job) {
@@ -166,16 +176,16 @@ class ImportProgress extends HTMLElement {
     refs.bar.dataset.status = job.status;
     refs.bar.querySelector(".progress-fill").style.width = `${percent}%`;
     refs.percent.textContent = `${percent}%`;
+    const [one, many] = job.kind === "undo" ? ["product", "products"] : ["row", "rows"];
     refs.rows.textContent = job.total_rows === null || job.total_rows === undefined
-      ? `${plural(job.processed_rows, "row", "rows")} processed`
-      : `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, "row", "rows")}`;
+      ? `${plural(job.processed_rows, one, many)} processed`
+      : `${formatNumber(job.processed_rows)} of ${plural(job.total_rows, one, many)}`;
     refs.rate.textContent = job.rows_per_second ? `· ${formatRate(job.rows_per_second)}` : "";
-    refs.created.textContent = formatNumber(job.created);
-    refs.updated.textContent = formatNumber(job.updated);
-    refs.unchanged.textContent = formatNumber(job.unchanged);
-    // Rows replaced by a later row for the same SKU; a server that doesn't count them sends none.
-    refs.superseded.textContent = formatNumber(job.superseded ?? 0);
-    refs.skipped.textContent = formatNumber(job.skipped);
+    // A count a server does not send (superseded, before it existed) shows as 0.
+    refs.counts.querySelectorAll("[data-count]").forEach((element) => {
+      element.textContent = formatNumber(job[element.dataset.count] ?? 0);
+    });
+    this.renderUndo(job);
 
     if (this.shownStatus !== job.status) {
       this.shownStatus = job.status;
@@ -204,10 +214,23 @@ class ImportProgress extends HTMLElement {
       render(this.refs.actions, ""); // the review step has Import and Discard
       return;
     }
+    const cancelLabel = job.kind === "undo" ? "Cancel undo" : job.preview_only ? "Cancel preview" : "Cancel import";
     render(this.refs.actions, isFinished(job)
-      ? html`${job.status === "completed" && html`<a class="button" href="/products/">View the catalogue</a>`}`
-      : html`<button type="button" class="button button-danger-outline" data-action="cancel">${
-        job.preview_only ? "Cancel preview" : "Cancel import"}</button>`);
+      ? html`${job.status === "completed" && html`<a class="button" href="/products/">View the catalogue</a>`}${
+        undoActionsTemplate(job)}`
+      : html`<button type="button" class="button button-danger-outline" data-action="cancel">${cancelLabel}</button>`);
+  }
+
+  /** The undo note and, on an undo, its conflicts; redrawn only when what they show changes
+   * (an import's undo changes while it is shown: its undo's events update it too). */
+  renderUndo(job) {
+    const key = JSON.stringify([job.status, job.undone_by, job.undone_at, job.undo, job.conflicts,
+      (job.conflict_sample || []).length]);
+    if (this.shownUndo === key) return;
+    const actionsChanged = this.shownUndo !== undefined && isFinished(job);
+    this.shownUndo = key;
+    render(this.refs.undo, html`${undoNoteTemplate(job)}${conflictsTemplate(job)}`);
+    if (actionsChanged) this.renderActions(job);
   }
 
   /** The step a person must take: the column mapping, or the preview's review; else nothing. */
@@ -261,12 +284,18 @@ class ImportProgress extends HTMLElement {
       try {
         // The answer is the cancelled job; showing it at once beats waiting for its event.
         this.update(await api.post(`/api/imports/${this.job.id}/cancel/`, {}));
-        notify(`Import #${this.job.id} was cancelled.`, { kind: "info" });
+        notify(`${this.job.kind === "undo" ? "Undo" : "Import"} #${this.job.id} was cancelled.`, { kind: "info" });
       } catch (error) {
         // Most likely the import finished meanwhile; its stream shows how.
         button.disabled = false;
         if (!isSessionError(error)) notify(`Couldn't cancel the import: ${describeError(error)}`, { kind: "error" });
       }
+    }
+    if (button.dataset.action === "undo" || button.dataset.action === "undo-force") {
+      const force = button.dataset.action === "undo-force";
+      // The forced undo is of the import; on an undo's page that is the one it undoes.
+      const target = this.job.kind === "undo" ? await api.get(`/api/imports/${this.job.undoes}/`) : this.job;
+      await startUndo(target, { force });
     }
     if (button.dataset.action === "retry") {
       this.dispatchEvent(new CustomEvent("import-retry", { detail: this.job, bubbles: true }));
