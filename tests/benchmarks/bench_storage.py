@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
+        import psutil
         from django.conf import settings
         from django.contrib.auth import get_user_model
         from django.core.files import File
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                 "s3": storage_environment(s3_default),
             }
             runs: dict[str, list] = {"local": [], "s3": []}
+            # moto serves a range by copying the whole object, then slicing it (moto/s3/responses.py,
+            # _handle_range_header): its CPU, on the same cores as the import, is counted apart.
+            moto = psutil.Process(s3.pid)
+            moto_cpu: list[float] = []
             sums: dict[str, tuple[int, int]] = {}
             for repeat in range(1, args.repeat + 1):
                 order = ("local", "s3") if repeat % 2 else ("s3", "local")
@@ -123,16 +128,22 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         _empty_catalogue()
                         default = s3_default if side == "s3" else settings.STORAGES["default"]
+                        moto_before = moto.cpu_times()
                         with override_settings(STORAGES={**settings.STORAGES, "default": default}):
                             run = engine_run(stored_name="bench/base.csv", user=user, worker=worker,
                                              recorder=recorder)
+                        moto_after = moto.cpu_times()
                         sums[side] = _catalogue_checksum()
                     finally:
                         worker.stop()
                     runs[side].append(run)
+                    moto_seconds = sum(moto_after[:2]) - sum(moto_before[:2])  # user + system
+                    if side == "s3":
+                        moto_cpu.append(moto_seconds)
                     print(f"  {side:<5} {run.seconds:7.2f} s  child peak {run.child_peak_mb:6.1f} MB  "
                           f"(idle {run.child_idle_mb:5.1f} MB)  main peak {run.main_peak_mb:6.1f} MB  "
-                          f"max event gap {run.max_event_gap:.2f} s", flush=True)
+                          f"max event gap {run.max_event_gap:.2f} s  moto CPU {moto_seconds:5.1f} s",
+                          flush=True)
                 if sums["local"] != sums["s3"]:
                     print(f"Catalogues differ: local {sums['local']}, s3 {sums['s3']}", file=sys.stderr)
                     return 1
@@ -152,14 +163,18 @@ def main(argv: list[str] | None = None) -> int:
         for side in ("local", "s3"):
             seconds = [run.seconds for run in runs[side]]
             peaks = [run.child_peak_mb for run in runs[side]]
-            print(f"{side:<8}{median(side, 'seconds'):>10.2f}{f'({min(seconds):.1f}-{max(seconds):.1f})':>16}"
+            spread = f"({min(seconds):.1f}-{max(seconds):.1f})"
+            print(f"{side:<8}{median(side, 'seconds'):>10.2f}{spread:>16}"
                   f"{args.rows / median(side, 'seconds'):>10,.0f}{median(side, 'child_peak_mb'):>15.1f}"
-                  f"{max(peaks):>8.1f}{median(side, 'child_idle_mb'):>15.1f}{median(side, 'main_peak_mb'):>14.1f}")
+                  f"{max(peaks):>8.1f}{median(side, 'child_idle_mb'):>15.1f}"
+                  f"{median(side, 'main_peak_mb'):>14.1f}")
         ratio = median("s3", "seconds") / median("local", "seconds")
         paired = statistics.median(s.seconds / local.seconds for s, local in zip(runs["s3"], runs["local"],
                                                                                 strict=True))
         peak = max(run.child_peak_mb for run in runs["s3"])
         print(line)
+        print(f"moto_server's CPU during an s3 import: median {statistics.median(moto_cpu):.1f} s (a real S3 "
+              "service spends none of this machine's cores)")
         print(f"s3 / local time: {ratio:.2f}x (paired median {paired:.2f}x); s3 child peak {peak:.1f} MB "
               f"(target {CHILD_TARGET_MB} MB: {'met' if peak <= CHILD_TARGET_MB else 'NOT met'}); "
               f"catalogues equal: yes")

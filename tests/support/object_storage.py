@@ -30,6 +30,7 @@ S3_BACKEND = "importer.s3_storage.ImportS3Storage"
 class S3Server:
     endpoint_url: str
     bucket: str = BUCKET
+    pid: int | None = None  # of moto_server, when this process started it
 
     def client(self):
         return boto3.client(
@@ -99,7 +100,7 @@ def running_s3_server(log_dir: Path, *, host: str = "127.0.0.1") -> Iterator[S3S
             if time.monotonic() > deadline:
                 raise RuntimeError("moto_server did not start listening within 30 s")
             time.sleep(0.1)
-        server = S3Server(endpoint_url=f"http://{host}:{port}")
+        server = S3Server(endpoint_url=f"http://{host}:{port}", pid=popen.pid)
         server.client().create_bucket(Bucket=server.bucket)
         yield server
     finally:
