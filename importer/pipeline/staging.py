@@ -219,7 +219,7 @@ before AS (
     ON CONFLICT DO NOTHING
 ), created AS (
     INSERT INTO importer_createdproducts (job_id, ids, written_at)
-    SELECT %(job_id)s, array_agg(m.id ORDER BY m.id), now()
+    SELECT %(job_id)s, array_agg(m.id), now()
     FROM merged m WHERE m.inserted
     HAVING count(*) > 0
 )"""

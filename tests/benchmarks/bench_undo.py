@@ -19,6 +19,11 @@ Each run starts from the same table (empty, or the base loaded and ``VACUUM ANAL
 ``CHECKPOINT``). Checks: the undo leaves the catalogue exactly as before the import (count and a
 checksum over sku, name, description, is_active, created_at and updated_at).
 Targets: undo data ≤ 1.15× into an empty table, ≤ 1.3× on the modified path; undo ≤ 1.0× its import.
+
+``--statements`` also measures the merge statement alone, paired per chunk, which a busy machine
+disturbs much less than whole imports: each 25,000-row chunk of the file is staged, then merged
+with and without undo data (alternating which goes first), each in a transaction that is rolled
+back, so both meet exactly the same table — empty, or the base loaded.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="throw-away database to create and drop (pi_bench…; must not exist)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL without database name")
+    parser.add_argument("--statements", action="store_true",
+                        help="also time the merge statement alone, with and without undo data, paired per chunk")
+    parser.add_argument("--statements-only", action="store_true", help="only that (no worker runs)")
     args = parser.parse_args(argv)
     if not args.database.startswith(DB_PREFIX):
         parser.error(f"--database must start with {DB_PREFIX!r}: this benchmark drops it at the end")
@@ -106,6 +114,51 @@ def undo_run(*, job, user) -> tuple[float, object]:
     undo = import_job_undo(job=job, owner=user)
     seconds = _wait(undo.pk) - started
     return seconds, ImportJob.objects.get(pk=undo.pk)
+
+
+def statements_run(*, path: Path, job_id: int, chunk_rows: int = 25_000) -> list[tuple[float, float]]:
+    """(seconds with undo data, seconds without) of the merge statement, for each chunk of ``path``."""
+    import csv
+
+    from django.db import transaction
+
+    from importer.pipeline.staging import DeferredRows, StagedRows, merge_chunk
+
+    pairs: list[tuple[float, float]] = []
+    deferred = DeferredRows(job_id=job_id)
+
+    def timed(staged: StagedRows, undo: bool) -> float:
+        with transaction.atomic():
+            started = time.perf_counter()
+            merge_chunk(staged, deferred=deferred, record_undo=undo)
+            seconds = time.perf_counter() - started
+            transaction.set_rollback(True)
+        return seconds
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        staged, line = StagedRows(), 1
+        for sku, name, description in reader:
+            line += 1
+            staged.add(line, sku.strip(), name.strip(), description, None, False)
+            if len(staged) < chunk_rows:
+                continue
+            staged.seal()
+            first = len(pairs) % 2 == 0
+            times = {first: timed(staged, first), not first: timed(staged, not first)}
+            pairs.append((times[True], times[False]))
+            staged = StagedRows()
+    return pairs
+
+
+def _statements_report(results: dict[str, list[tuple[float, float]]]) -> None:
+    print(f"{'merge statement, paired per chunk':<34}{'chunks':>7}{'today s':>10}{'undo data s':>13}"
+          f"{'ratio of sums':>15}{'median ratio':>14}")
+    for key, pairs in results.items():
+        with_undo, today = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        print(f"{key:<34}{len(pairs):>7}{today:10.2f}{with_undo:13.2f}{with_undo / today:14.2f}×"
+              f"{_median([u / t for u, t in pairs]):13.2f}×")
 
 
 class Workers:
@@ -165,6 +218,18 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[tuple[str, str], list[float]] = {}
         checks: list[str] = []
         paths = (("empty", "base.csv", None), ("modified", "modified.csv", base))
+        statements: dict[str, list[tuple[float, float]]] = {}
+        if args.statements or args.statements_only:
+            from importer.models import ImportJob
+
+            owner = ImportJob.objects.create(filename="statements", status="processing")
+            for key, name, start in paths:
+                _fresh_start(base=start)
+                print(f"Merge statements, {key} (load average {os.getloadavg()[0]:.2f})…", flush=True)
+                statements[key] = statements_run(path=media / name, job_id=owner.pk)
+            if args.statements_only:
+                _statements_report(statements)
+                return 0
         for repeat in range(1, args.repeat + 1):
             print(f"Repeat {repeat}/{args.repeat}  (load average {os.getloadavg()[0]:.2f})", flush=True)
             for key, name, start in paths:
@@ -190,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"restored {undo.restored_rows:,} ({undo_seconds / seconds:.2f}× its import)",
                           flush=True)
         _report(args, base, settings, times, checks)
+        if statements:
+            _statements_report(statements)
         return 0 if all(check == "yes" for check in checks) else 1
     finally:
         workers.stop()
