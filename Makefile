@@ -39,10 +39,12 @@ serve: install
 		$(VENV)/bin/honcho start --env /dev/null $(PROCESSES); status=$$?; \
 		if [ $$status -eq 130 ] || [ $$status -eq 143 ]; then exit 0; fi; exit $$status
 
-## Create .venv, install, and run the whole test suite (what CI runs)
+## Create .venv, install, and run the whole test suite (what CI runs): every test on the local
+## disk, then the tests that store files (marker `storage`) again on object storage (moto)
 test: install
 	test -x /usr/bin/chromium || bash .ci/install-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m storage --file-storage=s3 $(PYTEST_ARGS)
 
 ## The suite without the slow end-to-end tests, for a quick check while working
 test-fast: install

@@ -26,7 +26,7 @@ from api.throttling import TooManyRequests
 from importer.bulk_delete import CatalogBusy
 from importer.pipeline import FileRejected
 from importer.states import InvalidTransition
-from importer.storage import StorageFull
+from importer.storage import StorageFull, StorageUnavailable
 from importer.undo import UndoInvalid, UndoRefused
 from importer.upload_errors import UploadUnavailable
 
@@ -55,6 +55,7 @@ DOMAIN_ERRORS: dict[type[Exception], DomainError] = {
     # "upload" field (the URL /api/imports/ itself exists), hence 400 rather than 404.
     UploadUnavailable: DomainError(status.HTTP_400_BAD_REQUEST, "upload_unavailable", field="upload"),
     StorageFull: DomainError(status.HTTP_507_INSUFFICIENT_STORAGE, "storage_full"),
+    StorageUnavailable: DomainError(status.HTTP_503_SERVICE_UNAVAILABLE, "storage_unavailable"),
 }
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from importer.events import import_job_publish_on_commit
 from importer.models import ImportJob
+from importer.scan_store import scan_name
 from importer.states import FINISHED_STATUSES, WAITING_STATUSES, ImportStatus, transition
 from importer.uploads import uploads_forget_where
 
@@ -101,6 +102,8 @@ def _delete_job_files(cutoff: datetime, now: datetime) -> int:
             name, storage = job.file.name, job.file.storage
             ImportJob.objects.filter(pk=job.pk).update(file="", file_deleted_at=now)
             transaction.on_commit(lambda name=name, storage=storage: _delete_quietly(storage, name))
+            # A scan left by a run that never finished cleanly (a cancelled job whose worker died).
+            transaction.on_commit(lambda pk=job.pk, storage=storage: _delete_quietly(storage, scan_name(pk)))
             deleted += 1
     return deleted
 

@@ -36,6 +36,7 @@ from importer.pipeline.header import ColumnsUnmapped, HeaderRow, read_header
 from importer.pipeline.shadow import drop_shadow, shadow_table, shadow_tables
 from importer.progress import JobProgressRecorder, job_summary, progress_of
 from importer.queue import enqueue_import_on_commit
+from importer.scan_store import StoredScan
 from importer.states import (
     ACTIVE_STATUSES,
     BULK_PHASES,
@@ -47,7 +48,7 @@ from importer.states import (
     JobKind,
     transition,
 )
-from importer.storage import clean_filename, storage_save_or_full, unique_stored_name
+from importer.storage import StorageUnavailable, clean_filename, storage_save_or_full, unique_stored_name
 from importer.undo import undo_recorded, undo_release, undo_run
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
 def _run_pipeline(job: ImportJob, *, session) -> None:
     try:
         handle = job.file.open("rb")
+    except StorageUnavailable:
+        raise  # the object store did not answer: the task retries, the file is still there
     except (FileNotFoundError, OSError, ValueError):
         _finish_failed(
             job,
@@ -211,6 +214,7 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
             deferred=DeferredRows(job_id=job.pk),
             positions=job.mapping_positions,
             preview=job.preview_only,
+            scans=StoredScan(job_id=job.pk),
             record_undo=undo_recorded(),
         )
 
@@ -233,11 +237,13 @@ def _run_pipeline(job: ImportJob, *, session) -> None:
     except ImportInterrupted:
         # Cancelled (or handed back by the reaper) between chunks: whoever did it has already
         # recorded and published the job's state. A cancelled job's held-back rows go now; the
-        # reaper's job keeps them for its next run.
+        # reaper's job keeps them, and its stored scan, for its next run.
         if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.CANCELLED).exists():
             DeferredRows(job_id=job.pk).discard()
+            StoredScan(job_id=job.pk).forget()
         return
     check_lock_session(job.pk, session)
+    StoredScan(job_id=job.pk).forget()  # the run read the whole file: nothing left to resume
     if job.preview_only:
         _finish_previewed(job, result)
         return
@@ -379,6 +385,7 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
         raise InvalidTransition(f"This import is {job.status}: only a previewed import can be confirmed.")
     ImportRowError.objects.filter(job=job).delete()
     DeferredRows(job_id=job.pk).discard()
+    StoredScan(job_id=job.pk).forget()
     transition(
         job, expected=(ImportStatus.PREVIEWED,), target=ImportStatus.PENDING,
         preview_only=False, enqueued_at=timezone.now(), attempts=0, phase=ImportPhase.QUEUED,
@@ -408,6 +415,7 @@ def _finish_failed(job: ImportJob, message: str) -> None:
             undo_release(job)
         DeferredRows(job_id=job.pk).discard()
         _drop_shadow(job.pk)
+        StoredScan(job_id=job.pk).forget()
         import_job_publish_on_commit(job)
         if failed:
             _send_finished_on_commit(job)
@@ -476,6 +484,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         # waits for this transaction's lock on the job: it deletes them itself when it stops (or
         # the reaper does, if it is gone).
         DeferredRows(job_id=job.pk).discard()
+        StoredScan(job_id=job.pk).forget()
     import_job_publish_on_commit(job)
     return job
 

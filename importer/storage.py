@@ -31,6 +31,24 @@ class StorageFull(Exception):
         super().__init__(message or self.message)
 
 
+class StorageUnavailable(OSError):
+    """The file storage (an object store) did not answer, or refused a request; nothing was kept.
+
+    An OSError, like a local disk's errors, so callers that tolerate a failed delete tolerate it.
+    """
+
+    message = (
+        "The file storage is not answering right now, so the file could not be stored or read. "
+        "Nothing was imported; try again in a minute."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def storage_save_or_full(storage, name: str, content) -> str:
     """``storage.save(name, content)``; a full disk raises StorageFull and leaves no partial file.
 

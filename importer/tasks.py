@@ -10,14 +10,16 @@ from django.db import InterfaceError, OperationalError, connection
 from importer import services
 from importer.queue import RUN_IMPORT_TASK
 from importer.retention import import_files_delete_expired
+from importer.storage import StorageUnavailable
 from importer.undo_expiry import undo_data_delete_expired
 from importer.uploads import uploads_expire_stale
 
 logger = logging.getLogger(__name__)
 
-# A lost database connection (a restart, a failover) is worth retrying: the job resumes from its
-# last committed chunk. Anything else is a bug or a bad file, and retrying will not help.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+# A lost database connection (a restart, a failover) or an object store that stopped answering is
+# worth retrying: the job resumes from its last committed chunk. Anything else is a bug or a bad
+# file, and retrying will not help.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, StorageUnavailable)
 
 
 @shared_task(
@@ -33,7 +35,8 @@ def run_import(self, job_id: int) -> None:
         services.import_job_run(job_id=job_id)
     except TRANSIENT_ERRORS as exc:
         connection.close()
-        logger.warning("Import %s lost its database connection; retrying.", job_id, exc_info=True)
+        lost = "file storage" if isinstance(exc, StorageUnavailable) else "database connection"
+        logger.warning("Import %s lost its %s; retrying.", job_id, lost, exc_info=True)
         raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))
     except Exception as exc:
         logger.exception("Import %s failed unexpectedly", job_id)

@@ -2,7 +2,9 @@
 
 A part is ``uploads/<id>/<offset>-<random>.part``; an assembled file is
 ``imports/<date>/<id><suffix>``, where import jobs read it. Bodies and parts are copied in
-``COPY_BUFFER_SIZE`` pieces, so memory stays flat whatever the file's size.
+``COPY_BUFFER_SIZE`` pieces, so memory stays flat whatever the file's size. A backend that can
+concatenate stored objects itself (object storage: ``importer.s3_storage``) assembles the file
+without the bytes passing through this process.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from importer.models import Upload
-from importer.storage import import_file_suffix
+from importer.storage import import_file_suffix, storage_save_or_full
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,15 @@ class ConcatenatedParts(File):
 
     def close(self) -> None:
         pass
+
+
+def store_concatenated(name: str, parts: list[tuple[str, int]], *, size: int) -> str:
+    """Store the part objects ``parts`` ([(name, size)], in order) as one file ``name``; return
+    its stored name. The parts stay; the caller deletes them once the file is recorded."""
+    concatenate = getattr(default_storage, "concatenate", None)
+    if concatenate is not None:
+        return concatenate(name, parts)
+    return storage_save_or_full(default_storage, name, ConcatenatedParts([part for part, _ in parts], size))
 
 
 def assembled_name(upload: Upload) -> str:

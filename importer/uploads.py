@@ -9,8 +9,9 @@ backend can serve several web processes or machines:
   the request in small pieces, and recorded as an ``UploadPart`` row;
 * the upload's ``offset`` then moves forward by a compare-and-set UPDATE, so two requests racing
   for the same offset cannot both win: the loser deletes its part and is told the real offset;
-* when the last byte has arrived, the parts are streamed, in order, into one file under
-  ``imports/`` (the place imports read from) and deleted. The import pipeline seeks in its file,
+* when the last byte has arrived, the parts are joined, in order, into one file under
+  ``imports/`` (the place imports read from) and deleted: streamed through this process on a
+  local disk, copied inside the bucket on object storage (``importer.s3_storage``). The import pipeline seeks in its file,
   so it needs one object, not a list of parts.
 
 Because daphne hands a request to Django only once its whole body has arrived, a part is stored
@@ -44,7 +45,7 @@ from importer.upload_errors import (
     UploadTooLarge,
     UploadUnavailable,
 )
-from importer.upload_storage import BodyPart, ConcatenatedParts, assembled_name, delete_stored, parts_prefix
+from importer.upload_storage import BodyPart, assembled_name, delete_stored, parts_prefix, store_concatenated
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +224,8 @@ def _upload_assemble(*, upload_id: uuid.UUID) -> None:
         parts = list(upload.parts.order_by("offset"))
         if sum(part.size for part in parts) != upload.length:
             raise UploadInvalid("The upload's parts do not add up to its length; start it again.")
-        stored_name = storage_save_or_full(
-            default_storage, assembled_name(upload),
-            ConcatenatedParts([part.name for part in parts], upload.length),
+        stored_name = store_concatenated(
+            assembled_name(upload), [(part.name, part.size) for part in parts], size=upload.length
         )
         now = timezone.now()
         Upload.objects.filter(pk=upload.pk).update(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
@@ -49,12 +52,28 @@ def running_workers() -> int | None:
         return None
 
 
+def storage_is_up() -> bool:
+    """Whether the file storage can be used: the bucket answers (object storage), or MEDIA_ROOT
+    is a writable folder (local disk; it is created on first save, so a missing one is fine as
+    long as its parent is writable)."""
+    is_reachable = getattr(default_storage, "is_reachable", None)
+    if is_reachable is not None:
+        return is_reachable()
+    location = Path(default_storage.location)
+    existing = next((path for path in (location, *location.parents) if path.exists()), None)
+    up = existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    if not up:
+        logger.warning("Health check: the storage folder %s is not writable", location)
+    return up
+
+
 HEALTH_RESPONSE = inline_serializer(
     "Health",
     {
         "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
         "database": serializers.CharField(help_text='"ok" or "down".'),
         "redis": serializers.CharField(help_text='"ok" or "down".'),
+        "storage": serializers.CharField(help_text='"ok" or "down": the file storage (bucket or folder).'),
         "workers": serializers.IntegerField(allow_null=True, help_text="null if Redis is down."),
         "detail": serializers.CharField(required=False, help_text="What is down (503 only)."),
     },
@@ -62,7 +81,8 @@ HEALTH_RESPONSE = inline_serializer(
 
 
 class HealthView(APIView):
-    """200 when the database, Redis and at least one import worker are up; 503 naming what is down.
+    """200 when the database, the file storage, Redis and at least one import worker are up; 503
+    naming what is down.
 
     No worker is a 503 too. This endpoint answers "can the service do its job?", and without a
     worker no import ever starts: the catalogue still browses, but every upload would wait
@@ -88,17 +108,21 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         database_ok = database_is_up()
+        storage_ok = storage_is_up()
         workers = running_workers()
         redis_ok = workers is not None
         body = {
             "status": "ok",
             "database": "ok" if database_ok else "down",
             "redis": "ok" if redis_ok else "down",
+            "storage": "ok" if storage_ok else "down",
             "workers": workers,
         }
         problems = []
         if not database_ok:
             problems.append("the database is down")
+        if not storage_ok:
+            problems.append("the file storage is down")
         if not redis_ok:
             problems.append("redis is down")
         elif workers == 0:

@@ -247,6 +247,38 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# FILE_STORAGE=s3: uploads and import files live in an S3-compatible bucket (AWS S3, MinIO, Ceph,
+# R2) instead of MEDIA_ROOT, so web processes and workers on different hosts share them. Configured
+# by django-storages' own variable names; credentials may also come from boto3's usual chain (an
+# instance role, ~/.aws). importer/s3_storage.py reads in ranges and assembles tus parts in the
+# bucket, so no step needs a local disk.
+FILE_STORAGE = env_str("FILE_STORAGE", "local").strip().lower()
+if FILE_STORAGE == "s3":
+    AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "").strip()
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured(
+            "FILE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (the bucket that holds uploads and import "
+            "files), and AWS_S3_ENDPOINT_URL for a service other than AWS S3 (MinIO, R2, ...)."
+        )
+    STORAGES["default"] = {
+        "BACKEND": "importer.s3_storage.ImportS3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            # "path" for services without bucket subdomains (MinIO, moto); empty: boto3 decides.
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "") or None,
+            # Key prefix inside the bucket, so environments can share one bucket.
+            "location": env_str("AWS_LOCATION", ""),
+            # Our stored names are unique (uuids), so no HEAD per save to look for a free name.
+            "file_overwrite": True,
+            # Nothing is ever served from the bucket: files reach users only through the API.
+            "querystring_auth": True,
+            "default_acl": None,
+        },
+    }
+elif FILE_STORAGE != "local":
+    raise ImproperlyConfigured(f"FILE_STORAGE must be 'local' or 's3', got {FILE_STORAGE!r}")
 # Anything larger is written to a temporary file rather than held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

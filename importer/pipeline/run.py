@@ -39,7 +39,7 @@ from importer.pipeline.preview import PREVIEW_SAMPLE_CHANGES, compare_chunk, com
 from importer.pipeline.readahead import read_ahead
 from importer.pipeline.records import RecordReader
 from importer.pipeline.results import ImportObserver, ImportProgress, ImportResult
-from importer.pipeline.scan import scan_file
+from importer.pipeline.scan import ScanCache, ScanKey, scan_file
 from importer.pipeline.staging import (
     DeferredRows,
     MergeCounts,
@@ -60,6 +60,7 @@ def import_csv(
     deferred: DeferredRows | None = None,
     positions: dict[str, int] | None = None,
     preview: bool = False,
+    scans: ScanCache | None = None,
     record_undo: bool = False,
 ) -> ImportResult:
     """Import the products of ``file`` into the catalogue, chunk by chunk.
@@ -71,7 +72,8 @@ def import_csv(
     continue after its last committed chunk. ``positions`` ({target: column index}, a confirmed
     column mapping) says which column is which when the header does not; ``preview`` compares
     instead of writing; ``record_undo`` records, with each chunk, what an undo of the job whose
-    ``deferred`` rows these are needs (``importer.undo_data``).
+    ``deferred`` rows these are needs (``importer.undo_data``). ``scans`` keeps the file's scan for
+    a resumed run (``ScanCache``).
     """
     observer = observer or ImportObserver()
     deferred = deferred or DeferredRows()
@@ -80,16 +82,22 @@ def import_csv(
     layout = parse_header(file, encoding=encoding, positions=positions)
     progress = _starting_point(resume, layout=layout, size_bytes=size_bytes)
 
-    # The whole file is scanned even when resuming: a row still to come may repeat a SKU of a row
-    # already read, and both must be decided alike.
-    observer.counting(progress)
-    scan = scan_file(
-        file,
-        layout=layout,
-        encoding=encoding,
-        size_bytes=size_bytes,
-        on_progress=lambda offset: observer.counting(replace(progress, offset=offset)),
-    )
+    # A resumed run needs the whole file's scan too: a row still to come may repeat a SKU of a row
+    # already read, and both must be decided alike. The first run keeps its scan in ``scans``, so
+    # a resumed one reads the file from its offset only (on object storage: downloads only that).
+    key = ScanKey(size_bytes=size_bytes, sku_index=layout.sku_index, encoding=encoding)
+    scan = scans.load(key) if scans is not None and progress.processed_rows else None
+    if scan is None:
+        observer.counting(progress)
+        scan = scan_file(
+            file,
+            layout=layout,
+            encoding=encoding,
+            size_bytes=size_bytes,
+            on_progress=lambda offset: observer.counting(replace(progress, offset=offset)),
+        )
+        if scans is not None:
+            scans.save(scan, key)
     if progress.total_rows is None:
         progress = replace(progress, total_rows=scan.records)
     deferred.prepare(fresh=not progress.processed_rows)

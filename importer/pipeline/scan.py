@@ -28,10 +28,12 @@ import codecs
 import csv
 import importlib
 import mmap
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from zlib import crc32
 
 from importer.pipeline.header import MAX_RECORD_BYTES, CsvLayout
@@ -90,6 +92,62 @@ class FileScan:
 
     records: int
     repeated: RepeatedSkus
+
+    def dump(self, out: BinaryIO, *, key: ScanKey) -> None:
+        """Write the scan (compressed: most slots are 0 or 1) for ``load`` to read back."""
+        slots = len(self.repeated.counts)
+        out.write(_SCAN_MAGIC + struct.pack(_SCAN_HEADER, key.size_bytes, key.sku_index, self.records, slots)
+                  + key.encoding.encode("ascii", "replace")[:32].ljust(32, b"\0"))
+        packer = zlib.compressobj(1)
+        for start in range(0, slots, _SCAN_PIECE_BYTES):
+            out.write(packer.compress(self.repeated.counts[start:start + _SCAN_PIECE_BYTES]))
+        out.write(packer.flush())
+
+    @classmethod
+    def load(cls, source: BinaryIO, *, key: ScanKey) -> FileScan | None:
+        """The scan ``dump`` wrote, or None if it is not one of this file with this layout."""
+        head = source.read(_SCAN_HEAD_BYTES)
+        if len(head) < _SCAN_HEAD_BYTES or not head.startswith(_SCAN_MAGIC):
+            return None
+        size_bytes, sku_index, records, slots = struct.unpack_from(_SCAN_HEADER, head, len(_SCAN_MAGIC))
+        encoding = head[-32:].rstrip(b"\0").decode("ascii", "replace")
+        if (size_bytes, sku_index, encoding) != (key.size_bytes, key.sku_index, key.encoding[:32]):
+            return None
+        repeated = RepeatedSkus(size_bytes=size_bytes)
+        if len(repeated.counts) != slots:
+            return None
+        unpacker, position = zlib.decompressobj(), 0
+        while position < slots:
+            piece = unpacker.unconsumed_tail or source.read(_SCAN_PIECE_BYTES)
+            if not piece:
+                return None
+            data = unpacker.decompress(piece, slots - position)
+            repeated.counts[position:position + len(data)] = data
+            position += len(data)
+        return cls(records=records, repeated=repeated)
+
+
+@dataclass(frozen=True)
+class ScanKey:
+    """What a scan depends on besides the bytes of the file (a job's file never changes)."""
+
+    size_bytes: int
+    sku_index: int
+    encoding: str
+
+
+class ScanCache(Protocol):
+    """Where a job keeps its scan, so that a resumed run need not read the whole file again."""
+
+    def load(self, key: ScanKey) -> FileScan | None: ...
+
+    def save(self, scan: FileScan, key: ScanKey) -> None: ...
+
+
+_SCAN_MAGIC = b"product-import scan 1\n"
+_SCAN_HEADER = "<QIQQ"  # size_bytes, sku_index, records, slots
+_SCAN_HEAD_BYTES = len(_SCAN_MAGIC) + struct.calcsize(_SCAN_HEADER) + 32  # and the encoding's name
+_SCAN_PIECE_BYTES = 1024 * 1024
 
 
 def scan_file(

@@ -17,7 +17,7 @@ def test_needs_no_login_and_is_503_when_no_worker_consumes_the_queue(anonymous):
     response = anonymous.get("/healthz")
     assert response.status_code == 503
     assert response.data == {
-        "status": "unavailable", "database": "ok", "redis": "ok", "workers": 0,
+        "status": "unavailable", "database": "ok", "redis": "ok", "storage": "ok", "workers": 0,
         "detail": "No worker is running.",
     }
 
@@ -32,12 +32,36 @@ def test_redis_down_is_503_naming_redis(anonymous, settings):
     assert response.data["detail"] == "Redis is down."
 
 
+def test_unwritable_storage_folder_is_503_naming_the_storage(anonymous, settings, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(blocked / "media")}}}
+    response = anonymous.get("/healthz")
+    assert response.status_code == 503
+    assert response.data["storage"] == "down"
+    assert response.data["detail"].startswith("The file storage is down")
+
+
+def test_unreachable_bucket_is_503_naming_the_storage(anonymous, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "importer.s3_storage.ImportS3Storage",
+        "OPTIONS": {"bucket_name": "nowhere", "endpoint_url": f"http://127.0.0.1:{free_port()}",
+                    "access_key": "test", "secret_key": "test", "region_name": "us-east-1"}}}
+    started = time.monotonic()
+    response = anonymous.get("/healthz")
+    assert response.status_code == 503
+    assert response.data["storage"] == "down"
+    assert time.monotonic() - started < 5
+
+
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_all_up_with_a_real_worker_is_200(anonymous, celery_worker):
     response = anonymous.get("/healthz")
     assert response.status_code == 200, response.data
-    assert response.data == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1}
+    assert response.data == {"status": "ok", "database": "ok", "redis": "ok", "storage": "ok", "workers": 1}
 
 
 @pytest.mark.slow

@@ -13,7 +13,8 @@ from importer import services
 from importer.models import ImportJob, ImportRowError
 from tests.support.clients import token_headers
 
-pytestmark = pytest.mark.django_db
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 
 def rows_of(response) -> list[list[str]]:

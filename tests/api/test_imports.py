@@ -12,8 +12,10 @@ from importer import services
 from importer.models import ImportJob
 from importer.states import ImportStatus
 from importer.uploads import upload_append, upload_create
+from tests.support.stored import stored_names
 
-pytestmark = pytest.mark.django_db
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 CSV = b"sku,name,description\nA-1,Anvil,heavy\nB-2,Bucket,\n,No SKU,\n"
 
@@ -92,6 +94,7 @@ def test_file_above_the_direct_upload_limit_is_413_pointing_to_resumable_uploads
     assert "100 bytes" in response.data["detail"]
     assert not ImportJob.objects.exists()
     assert not any(path.is_file() for path in media_root.rglob("*"))
+    assert stored_names() == []
 
 
 def test_oversize_body_is_refused_before_it_is_parsed(alice_client, settings, monkeypatch):

@@ -30,6 +30,9 @@ from tests.support.jobs import create_job
 from tests.support.processes import running_worker
 from tests.support.waiting import wait_until
 
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = pytest.mark.storage
+
 CSV = b"sku,name\nRET-1,Kept\nRET-2,\n"
 DAYS = 7
 
@@ -157,13 +160,13 @@ def test_zero_days_keeps_everything(user, settings, django_capture_on_commit_cal
 @pytest.mark.django_db(transaction=True)
 def test_the_beat_process_deletes_old_files(user, process_logs, media_root: Path):
     old = finished_job(user, days_ago=DAYS + 1)
-    path = media_root / old.file.name
-    assert path.exists()
+    assert stored(old.file.name)
 
     with running_worker(process_logs, IMPORT_RETENTION_INTERVAL="1") as worker:
         wait_until(
-            lambda: ImportJob.objects.get(pk=old.pk).file_deleted_at,
+            # The file goes once the deletion is recorded (on commit): wait for both.
+            lambda: ImportJob.objects.get(pk=old.pk).file_deleted_at and not stored(old.file.name),
             what=f"the file deleted\n{worker.log_excerpt()}",
             timeout=60,
         )
-    assert not path.exists()
+    assert not stored(old.file.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
@@ -16,7 +17,10 @@ from catalog.models import Product
 from importer.locks import CATALOG_WRITE_LOCK, JOB_LOCK_CLASS
 from importer.models import DeferredRow, ImportJob, ImportRowError
 from importer.pipeline import DeferredRows, ImportInterrupted, import_csv
+from importer.pipeline import run as pipeline_run
+from importer.pipeline.scan import ScanKey
 from importer.progress import JobProgressRecorder
+from importer.scan_store import StoredScan, scan_name
 from importer.services import import_job_cancel, import_job_run, import_jobs_reap
 from importer.states import (
     ALLOWED_TRANSITIONS,
@@ -31,6 +35,9 @@ from tests.support.database import advisory_lock_waiters, other_connection
 from tests.support.jobs import create_job
 from tests.support.task_queue import queued_import_job_ids
 from tests.support.waiting import wait_until
+
+# storage: run again on object storage by `make test` (--file-storage=s3).
+pytestmark = pytest.mark.storage
 
 GOOD_FILE = b"sku,name,description\nA1,Bolt,M6\nB2,Nut,M8\na1,Bolt again,M6\n"
 
@@ -432,3 +439,71 @@ def test_cancel_while_processing_stops_at_the_next_chunk_and_says_what_was_writt
     assert job.created_rows == job.processed_rows
     assert job.message.startswith(f"Cancelled after {job.processed_rows:,} of {len(rows)} rows.")
     assert f"{job.processed_rows} created" in job.message
+
+
+@pytest.mark.django_db
+def test_a_resumed_job_reads_its_stored_scan_instead_of_scanning_the_whole_file_again(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    # On object storage, scanning again would download the whole file before the resume offset.
+    settings.IMPORT_CHUNK_SIZE = 4
+    data = _resume_file()
+    reference_job = create_job(data)
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job_run(job_id=reference_job.pk)
+    expected = catalogue()
+    assert not default_storage.exists(scan_name(reference_job.pk)), "a finished job keeps no scan"
+    Product.objects.all().delete()
+
+    job = create_job(data)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PROCESSING, attempts=1)
+    job.refresh_from_db()
+    with job.file.open("rb") as handle, pytest.raises(ImportInterrupted):
+        import_csv(file=handle, size_bytes=job.size_bytes, chunk_size=4,
+                   observer=_WorkerDiesAfter(job, 2), deferred=DeferredRows(job_id=job.pk),
+                   scans=StoredScan(job_id=job.pk))
+    assert default_storage.exists(scan_name(job.pk))
+
+    def no_rescan(*args, **kwargs):
+        raise AssertionError("the resumed run scanned the file again")
+
+    monkeypatch.setattr(pipeline_run, "scan_file", no_rescan)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert import_jobs_reap() == [job.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED, job.message
+    assert catalogue() == expected
+    assert job.total_rows == ImportJob.objects.get(pk=reference_job.pk).total_rows
+    assert not default_storage.exists(scan_name(job.pk))
+
+
+@pytest.mark.django_db
+def test_a_stored_scan_of_another_layout_is_ignored_and_the_file_scanned_again(settings, monkeypatch):
+    settings.IMPORT_CHUNK_SIZE = 4
+    data = _resume_file()
+    job = create_job(data)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PROCESSING, attempts=1)
+    job.refresh_from_db()
+    with job.file.open("rb") as handle, pytest.raises(ImportInterrupted):
+        import_csv(file=handle, size_bytes=job.size_bytes, chunk_size=4,
+                   observer=_WorkerDiesAfter(job, 1), deferred=DeferredRows(job_id=job.pk),
+                   scans=StoredScan(job_id=job.pk))
+    # Written for another file size: not this file's scan.
+    stored = StoredScan(job_id=job.pk)
+    real = stored.load(ScanKey(size_bytes=job.size_bytes, sku_index=0, encoding="utf-8"))
+    assert real is not None and real.records == 24
+    assert stored.load(ScanKey(size_bytes=job.size_bytes + 1, sku_index=0, encoding="utf-8")) is None
+    assert stored.load(ScanKey(size_bytes=job.size_bytes, sku_index=1, encoding="utf-8")) is None
+    stored.save(real, ScanKey(size_bytes=job.size_bytes + 1, sku_index=0, encoding="utf-8"))
+
+    scans = []
+    real_scan_file = pipeline_run.scan_file
+    monkeypatch.setattr(pipeline_run, "scan_file",
+                        lambda *args, **kwargs: scans.append(1) or real_scan_file(*args, **kwargs))
+    import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED, job.message
+    assert scans == [1]

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.support.database import test_database_url
+from tests.support.object_storage import storage_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,7 @@ def service_env(**overrides: str) -> dict[str, str]:
         DATABASE_URL=test_database_url(),
         CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        **storage_environment(settings.STORAGES["default"]),
         EVENTS_NAMESPACE=settings.EVENTS_NAMESPACE or connection.settings_dict["NAME"],
         PYTHONUNBUFFERED="1",
     )
@@ -159,10 +161,15 @@ def pid_holding_advisory_lock(*, key1: int, key2: int) -> int | None:
     return None
 
 
-def _start(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
+def _start(name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path | None = None
+           ) -> ServiceProcess:
+    """Start ``args`` in ``cwd`` (the checkout by default; elsewhere it imports the project from
+    PYTHONPATH, as a process on another host with the code installed would)."""
     log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
     log = log_path.open("wb")
-    popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    if cwd is not None:
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
+    popen = subprocess.Popen(args, cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL)
     log.close()
     return ServiceProcess(name, popen, log_path)
@@ -179,7 +186,8 @@ def _wait_until(check, *, what: str, process: ServiceProcess, timeout: float) ->
     raise RuntimeError(f"{process.name} not {what} after {timeout}s:\n{process.log()[-4000:]}")
 
 
-def start_worker(*, log_dir: Path, concurrency: int = 1, beat: bool = True, **env_overrides: str) -> ServiceProcess:
+def start_worker(*, log_dir: Path, concurrency: int = 1, beat: bool = True, cwd: Path | None = None,
+                 **env_overrides: str) -> ServiceProcess:
     """Start a Celery worker (with the reaper's beat schedule embedded) and wait until it is ready."""
     env = service_env(DATABASE_POOL="false", IMPORT_REAPER_INTERVAL="1", **env_overrides)
     args = [
@@ -188,14 +196,25 @@ def start_worker(*, log_dir: Path, concurrency: int = 1, beat: bool = True, **en
         "--without-gossip", "--without-mingle",
     ]
     if beat:
-        args += ["-B", "-s", str(Path(tempfile.mkdtemp(dir=log_dir)) / "beat-schedule")]
-    worker = _start("worker", args, env, log_dir)
+        args += ["-B", "-s", str(Path(tempfile.mkdtemp(dir=cwd or log_dir)) / "beat-schedule")]
+    worker = _start("worker", args, env, log_dir, cwd)
     _wait_until(lambda: " ready." in worker.log(), what="ready", process=worker, timeout=60)
     return worker
 
 
+def start_beat(*, log_dir: Path, cwd: Path | None = None, **env_overrides: str) -> ServiceProcess:
+    """Start the Procfile's beat process alone (the reaper and the clean-ups, every second)."""
+    env = service_env(DATABASE_POOL="false", IMPORT_REAPER_INTERVAL="1", **env_overrides)
+    schedule = Path(tempfile.mkdtemp(dir=cwd or log_dir)) / "beat-schedule"
+    args = [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info", "-s", str(schedule)]
+    beat = _start("beat", args, env, log_dir, cwd)
+    _wait_until(lambda: "beat: Starting" in beat.log(), what="started", process=beat, timeout=60)
+    return beat
+
+
 def start_daphne(
-    *, log_dir: Path, port: int | None = None, processes: int = 1, **env_overrides: str
+    *, log_dir: Path, port: int | None = None, processes: int = 1, cwd: Path | None = None,
+    **env_overrides: str,
 ) -> tuple[ServiceProcess, str]:
     """Start daphne serving project.asgi on a free port; return it and its base URL.
 
@@ -210,7 +229,7 @@ def start_daphne(
         args = [sys.executable, "-m", "project.serve"]
     else:
         args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
-    server = _start("daphne", args, env, log_dir)
+    server = _start("daphne", args, env, log_dir, cwd)
 
     def answering() -> bool:
         with socket.socket() as sock:
