@@ -12,28 +12,20 @@ only slower. Not declared in ``Product.Meta``: Django could not make it conditio
 
 from django.db import migrations
 
+from catalog.pg_extensions import ensure_extension
+
 INDEX = "catalog_product_sku_trgm"
 
 
 def create_index(apps, schema_editor) -> None:
     connection = schema_editor.connection
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
-        if cursor.fetchone() is None:
-            print(f"\n  {INDEX}: PostgreSQL has no pg_trgm extension; the SKU filter stays unindexed.")
+        missing = ensure_extension(cursor, "pg_trgm")
+        if missing:
+            print(f"\n  {INDEX}: {missing}; the SKU filter stays unindexed. To add it later: "
+                  "CREATE EXTENSION pg_trgm as a superuser, then "
+                  "manage.py migrate catalog 0002 && manage.py migrate.")
             return
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-        if cursor.fetchone() is None:
-            cursor.execute("SAVEPOINT create_pg_trgm")
-            try:
-                cursor.execute("CREATE EXTENSION pg_trgm")
-            except Exception as exc:  # noqa: BLE001 - typically insufficient privilege
-                cursor.execute("ROLLBACK TO SAVEPOINT create_pg_trgm")
-                print(f"\n  {INDEX}: cannot create the pg_trgm extension ({exc}); the SKU filter stays "
-                      "unindexed. To add it later: CREATE EXTENSION pg_trgm as a superuser, then "
-                      "manage.py migrate catalog 0002 && manage.py migrate.")
-                return
-            cursor.execute("RELEASE SAVEPOINT create_pg_trgm")
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {INDEX} ON catalog_product USING gin (UPPER(sku::text) gin_trgm_ops)"
         )

@@ -11,7 +11,8 @@
 
 import { html } from "./html.js";
 
-// The Latin letters that NFKD does not decompose, spelled out as the server's catalog_search_fold.
+// The Latin letters that NFKD does not decompose, spelled out as the server folds them (catalog_search_fold,
+// or unaccent where PostgreSQL has it: migration 0009; both agree on these letters).
 const SPELLED = { "ß": "ss", "ẞ": "SS", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Þ": "TH", "þ": "th",
   "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "Ł": "L", "ł": "l", "Ħ": "H", "ħ": "h", "ı": "i", "Ð": "D", "ð": "d" };
 const SPELLED_PATTERN = new RegExp(`[${Object.keys(SPELLED).join("")}]`, "g");
