@@ -72,9 +72,9 @@ class JobProgressRecorder(ImportObserver):
         # loads the file again from its start.
         self._record(progress, errors, message=message, percent=min(percent, 99), resume=(0, 0))
 
-    def bulk_heartbeat(self, progress: ImportProgress, *, message: str) -> None:
-        # An event only (on this thread's own connection): the job's row is the swap's to write,
-        # in its transaction; the next committed state replaces this one on every stream.
+    def heartbeat(self, progress: ImportProgress, *, message: str) -> None:
+        # An event only (on this thread's own connection): the job's row is the run's to write, in
+        # its transaction; the next committed state replaces this one on every stream.
         job = copy.copy(self.job)
         job.message, job.heartbeat_at = message, timezone.now()
         import_job_publish(import_job_payload(job))

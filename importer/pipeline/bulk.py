@@ -27,8 +27,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -54,6 +52,7 @@ from importer.pipeline.shadow import (
     swap_in,
 )
 from importer.pipeline.staging import _NEEDS_ESCAPE, StagedRows, _escape
+from importer.pipeline.ticking import TICK_SECONDS, ticking
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +60,6 @@ logger = logging.getLogger(__name__)
 LOADING, INDEXING, PUBLISHING = "loading", "indexing", "publishing"
 # How far along the bar each phase ends: loading is most of the time.
 LOADED_PERCENT, INDEXED_PERCENT = 75, 97
-TICK_SECONDS = 1.0
 _LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -223,7 +221,7 @@ def bulk_import_csv(
         began = time.monotonic()
         analyzing = f"{options.reason} Indexing: all indexes built, gathering statistics…"
         with (
-            _ticking(lambda: observer.bulk_heartbeat(progress, message=analyzing)),
+            ticking(lambda: observer.heartbeat(progress, message=analyzing)),
             connection.cursor() as cursor,
         ):
             analyze_shadow(cursor, shadow=shadow)
@@ -473,7 +471,7 @@ def _publish(
         message = f"{options.reason} Publishing: swapping the new catalogue in.{wait}"
         try:
             with (
-                _ticking(lambda text=message: observer.bulk_heartbeat(progress, message=text)),
+                ticking(lambda text=message: observer.heartbeat(progress, message=text)),
                 transaction.atomic(),
             ):
                 with connection.cursor() as cursor:
@@ -497,31 +495,6 @@ def _publish(
             if getattr(exc.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
                 raise
             waited += 1
-
-
-@contextmanager
-def _ticking(beat) -> Iterator[None]:
-    """Call ``beat()`` every second from a thread of its own while the block runs (a statement on
-    this thread's connection that may take seconds on a busy machine); its errors are logged."""
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            while not stop.wait(TICK_SECONDS):
-                try:
-                    beat()
-                except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the load
-                    logger.warning("Bulk load heartbeat failed", exc_info=True)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, name="bulk-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def _set_client_check(cursor, *, on: bool, local: bool = False) -> None:

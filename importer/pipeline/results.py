@@ -130,10 +130,11 @@ class ImportObserver:
         (rows read, row errors) in this transaction. Nothing is in the catalogue yet, so there is
         no resume point. May raise ``ImportInterrupted``."""
 
-    def bulk_heartbeat(self, progress: ImportProgress, *, message: str) -> None:
-        """Called every second from another thread while the run's own connection is busy in the
-        swap's transaction: report that it is alive without touching that connection (nor the
-        job's row, which the swap writes). Must not raise."""
+    def heartbeat(self, progress: ImportProgress, *, message: str) -> None:
+        """Called every second from another thread while one statement keeps the run's own
+        connection busy (a chunk's merge, a bulk load's swap): report that it is alive, with
+        ``progress`` as last committed and ``message`` saying what is under way, without touching
+        that connection (nor the job's row, which the run's transaction writes). Must not raise."""
 
     def bulk_published(self, progress: ImportProgress) -> None:
         """The swap is done but not committed: persist the final ``progress`` in its transaction."""

@@ -47,6 +47,7 @@ from importer.pipeline.staging import (
     merge_chunk,
     merge_deferred_batch,
 )
+from importer.pipeline.ticking import ticking
 
 
 def import_csv(
@@ -114,17 +115,20 @@ def import_csv(
 
     for chunk in read_ahead(chunks, on_wait=still_reading, on_stop=records.stop):
         began = time.monotonic()
+        under_way = _chunk_under_way(progress, rows=chunk.record_count, preview=preview)
         with transaction.atomic():
+            with _alive(observer, progress, message=under_way):
+                if preview:
+                    counts, changes = compare_chunk(
+                        chunk.rows, deferred=deferred, sets_active=sets_active,
+                        sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
+                    )
+                else:
+                    counts = merge_chunk(
+                        chunk.rows, deferred=deferred, sets_active=sets_active, record_undo=record_undo
+                    )
             if preview:
-                counts, changes = compare_chunk(
-                    chunk.rows, deferred=deferred, sets_active=sets_active,
-                    sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
-                )
                 progress = replace(progress, changes=progress.changes + tuple(changes))
-            else:
-                counts = merge_chunk(
-                    chunk.rows, deferred=deferred, sets_active=sets_active, record_undo=record_undo
-                )
             progress = _counted(progress, counts, records=chunk.record_count).with_errors(chunk.errors)
             progress = replace(progress, offset=chunk.end_offset, line=chunk.end_line)
             observer.chunk_written(progress, chunk.errors)
@@ -141,6 +145,19 @@ def import_csv(
         progress=replace(progress, total_rows=progress.processed_rows),
         seconds=time.monotonic() - started_at,
     )
+
+
+def _alive(observer: ImportObserver, progress: ImportProgress, *, message: str):
+    """Heartbeats saying ``message`` while one chunk is merged (or compared): one statement, seconds
+    long when PostgreSQL flushes the search index's pending list inside it. ``progress`` is the
+    last committed state."""
+    return ticking(lambda: observer.heartbeat(progress, message=message))
+
+
+def _chunk_under_way(progress: ImportProgress, *, rows: int, preview: bool) -> str:
+    first = progress.processed_rows + 1
+    verb = "Comparing" if preview else "Writing"
+    return f"{verb} rows {first:,}–{first + rows - 1:,} of {progress.total_rows or 0:,}…"
 
 
 def _starting_point(resume: ImportProgress | None, *, layout: CsvLayout, size_bytes: int) -> ImportProgress:
@@ -182,17 +199,23 @@ def _merge_deferred(
         observer.chunk_written(progress, [])
     observer.chunk_committed(progress)
     while progress.waiting:
+        verb = "Comparing" if preview else "Writing"
+        under_way = (
+            f"{verb} the last row of each SKU that appears more than once ({progress.waiting:,} rows left)…"
+        )
         with transaction.atomic():
+            with _alive(observer, progress, message=under_way):
+                if preview:
+                    merged, counts, changes = compare_deferred_batch(
+                        deferred=deferred, limit=batch_rows, sets_active=sets_active,
+                        sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
+                    )
+                else:
+                    merged, counts = merge_deferred_batch(
+                        deferred=deferred, limit=batch_rows, sets_active=sets_active, record_undo=record_undo
+                    )
             if preview:
-                merged, counts, changes = compare_deferred_batch(
-                    deferred=deferred, limit=batch_rows, sets_active=sets_active,
-                    sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
-                )
                 progress = replace(progress, changes=progress.changes + tuple(changes))
-            else:
-                merged, counts = merge_deferred_batch(
-                    deferred=deferred, limit=batch_rows, sets_active=sets_active, record_undo=record_undo
-                )
             if not merged:
                 # Cannot happen while rows and counts commit together; stop rather than loop.
                 break

@@ -527,7 +527,7 @@ class _Clock(ImportObserver):
     def bulk_loaded(self, progress, errors, *, message, percent) -> None:
         self._note("loaded")
 
-    def bulk_heartbeat(self, progress, *, message) -> None:
+    def heartbeat(self, progress, *, message) -> None:
         self._note("heartbeat")
 
     def bulk_published(self, progress) -> None:

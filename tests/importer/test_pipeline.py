@@ -15,9 +15,11 @@ import pytest
 from django.db import connection
 
 from catalog.models import Product
+from importer.locks import CATALOG_WRITE_LOCK
 from importer.pipeline import ImportInterrupted, ImportObserver, ImportProgress
 from importer.pipeline.readahead import READ_AHEAD_SWITCH_INTERVAL
 from tests.support.catalogue import catalogue, pg_lower
+from tests.support.database import other_connection
 from tests.support.pipeline import import_bytes
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +286,38 @@ def test_the_short_gil_switch_interval_lasts_only_while_an_import_reads_ahead(in
         import_bytes(data, chunk_size=1, observer=observer)
         assert observer.seen and all(value <= READ_AHEAD_SWITCH_INTERVAL for value in observer.seen)
     assert sys.getswitchinterval() == before
+
+
+class _Heartbeats(ImportObserver):
+    def __init__(self) -> None:
+        self.beats: list[tuple[float, int, str]] = []
+
+    def heartbeat(self, progress, *, message) -> None:
+        self.beats.append((time.monotonic(), progress.processed_rows, message))
+
+
+def test_a_chunk_that_takes_seconds_reports_every_second_with_the_last_committed_progress():
+    # A merge is one statement; here it waits for the catalogue write lock (as it would behind a
+    # GIN pending-list flush or a busy machine) and the run must still show a sign of life.
+    observer = _Heartbeats()
+    with other_connection() as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [CATALOG_WRITE_LOCK])
+        release = threading.Timer(
+            3.5, lambda: other.execute("SELECT pg_advisory_unlock(%s)", [CATALOG_WRITE_LOCK])
+        )
+        started = time.monotonic()
+        release.start()
+        result = import_bytes(b"sku,name\nA1,a\nB2,b\nC3,c\n", chunk_size=2, observer=observer)
+        release.join()
+    assert (result.progress.created, result.progress.processed_rows) == (3, 3)
+    assert len(observer.beats) >= 3, observer.beats
+    times = [started] + [at for at, _, _ in observer.beats]
+    assert max(b - a for a, b in zip(times, times[1:], strict=False)) < 2.0, observer.beats
+    # Every beat came while the first chunk waited: nothing committed yet, and it says what is under way.
+    assert {(rows, message) for _, rows, message in observer.beats} == {(0, "Writing rows 1–2 of 3…")}
+
+
+def test_a_chunk_shorter_than_a_second_sends_no_heartbeat():
+    observer = _Heartbeats()
+    import_bytes(b"sku,name\nA1,a\nB2,b\nC3,c\n", chunk_size=2, observer=observer)
+    assert observer.beats == []
