@@ -103,7 +103,9 @@ def text_search(text: str) -> TextSearch:
     folds and parses it exactly as it folded the products' words."""
     text = text.strip()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery('catalog_search', catalog_search_query_text(%s))::text", [text])
+        cursor.execute(
+            "SELECT websearch_to_tsquery('catalog_search', catalog_search_query_text(%s))::text", [text]
+        )
         matches = cursor.fetchone()[0]
     if matches and _ends_with_prefix_word(text):
         matches = _prefixed(matches) or matches

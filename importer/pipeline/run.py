@@ -118,17 +118,11 @@ def import_csv(
         under_way = _chunk_under_way(progress, rows=chunk.record_count, preview=preview)
         with transaction.atomic():
             with _alive(observer, progress, message=under_way):
-                if preview:
-                    counts, changes = compare_chunk(
-                        chunk.rows, deferred=deferred, sets_active=sets_active,
-                        sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
-                    )
-                else:
-                    counts = merge_chunk(
-                        chunk.rows, deferred=deferred, sets_active=sets_active, record_undo=record_undo
-                    )
-            if preview:
-                progress = replace(progress, changes=progress.changes + tuple(changes))
+                counts, changes = _write_chunk(
+                    chunk.rows, deferred=deferred, sets_active=sets_active, record_undo=record_undo,
+                    sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes) if preview else None,
+                )
+            progress = replace(progress, changes=progress.changes + changes)
             progress = _counted(progress, counts, records=chunk.record_count).with_errors(chunk.errors)
             progress = replace(progress, offset=chunk.end_offset, line=chunk.end_line)
             observer.chunk_written(progress, chunk.errors)
@@ -145,6 +139,29 @@ def import_csv(
         progress=replace(progress, total_rows=progress.processed_rows),
         seconds=time.monotonic() - started_at,
     )
+
+
+def _write_chunk(rows, *, deferred: DeferredRows, sets_active: bool, record_undo: bool,
+                 sample: int | None) -> tuple[MergeCounts, tuple]:
+    """Merge a chunk, or with a ``sample`` size (a preview) compare it: its counts and sampled changes."""
+    if sample is None:
+        return merge_chunk(rows, deferred=deferred, sets_active=sets_active, record_undo=record_undo), ()
+    counts, changes = compare_chunk(rows, deferred=deferred, sets_active=sets_active, sample=sample)
+    return counts, tuple(changes)
+
+
+def _write_deferred_batch(*, deferred: DeferredRows, limit: int, sets_active: bool, record_undo: bool,
+                          sample: int | None) -> tuple[int, MergeCounts, tuple]:
+    """``_write_chunk`` for the next batch of held-back rows; also how many rows it took."""
+    if sample is None:
+        merged, counts = merge_deferred_batch(
+            deferred=deferred, limit=limit, sets_active=sets_active, record_undo=record_undo
+        )
+        return merged, counts, ()
+    merged, counts, changes = compare_deferred_batch(
+        deferred=deferred, limit=limit, sets_active=sets_active, sample=sample
+    )
+    return merged, counts, tuple(changes)
 
 
 def _alive(observer: ImportObserver, progress: ImportProgress, *, message: str):
@@ -205,17 +222,11 @@ def _merge_deferred(
         )
         with transaction.atomic():
             with _alive(observer, progress, message=under_way):
-                if preview:
-                    merged, counts, changes = compare_deferred_batch(
-                        deferred=deferred, limit=batch_rows, sets_active=sets_active,
-                        sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes),
-                    )
-                else:
-                    merged, counts = merge_deferred_batch(
-                        deferred=deferred, limit=batch_rows, sets_active=sets_active, record_undo=record_undo
-                    )
-            if preview:
-                progress = replace(progress, changes=progress.changes + tuple(changes))
+                merged, counts, changes = _write_deferred_batch(
+                    deferred=deferred, limit=batch_rows, sets_active=sets_active, record_undo=record_undo,
+                    sample=PREVIEW_SAMPLE_CHANGES - len(progress.changes) if preview else None,
+                )
+            progress = replace(progress, changes=progress.changes + changes)
             if not merged:
                 # Cannot happen while rows and counts commit together; stop rather than loop.
                 break
